@@ -1,0 +1,42 @@
+"""The FastAPI application: routes, error mapping, metrics and the web client."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from palaver import __version__
+from palaver.adapters.http import routes_accounts, routes_system
+from palaver.adapters.http.errors import install_error_handlers
+from palaver.adapters.http.metrics import HttpMetrics
+from palaver.adapters.http.static import WebClient
+from palaver.ports import Broker, Storage
+from palaver.services.accounts import AccountService
+
+
+def create_http_app(
+    *,
+    accounts: AccountService,
+    storage: Storage,
+    broker: Broker,
+    registry: CollectorRegistry,
+    gateway_url: str,
+) -> FastAPI:
+    app = FastAPI(
+        title="Palaver",
+        version=__version__,
+        description="Palaver's JSON API. Errors are `{\"error\": {\"code\", \"message\"}}`; ids are strings.",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.accounts = accounts
+    app.state.storage = storage
+    app.state.broker = broker
+    app.state.registry = registry
+    app.state.gateway_url = gateway_url
+    install_error_handlers(app)
+    app.include_router(routes_system.router)
+    app.include_router(routes_accounts.router)
+    app.mount("/", WebClient(), name="web")
+    app.add_middleware(HttpMetrics, registry=registry)
+    return app
