@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from tests.support.databases import sqlite_url
 
 from palaver.adapters.storage.migrate import upgrade_async
 from palaver.adapters.storage.sql_storage import SqlStorage
 from palaver.adapters.storage.tables import metadata
+from tests.support.databases import sqlite_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -113,10 +113,14 @@ async def test_role_change(storage: SqlStorage) -> None:
 
 async def test_failed_transaction_writes_nothing(storage: SqlStorage) -> None:
     user = a_user("Ghost")
-    with pytest.raises(RuntimeError):
+
+    async def write_then_fail() -> None:
         async with storage.transaction() as tx:
             await tx.users.insert(user, username_canonical="ghost")
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await write_then_fail()
     async with storage.transaction() as tx:
         assert await tx.users.get(user.id) is None
 

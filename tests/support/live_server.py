@@ -31,7 +31,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def live_server(data_dir: Path, *, extra_env: dict[str, str] | None = None, timeout: float = 30.0) -> Iterator[LiveServer]:
+def live_server(
+    data_dir: Path, *, extra_env: dict[str, str] | None = None, timeout: float = 30.0
+) -> Iterator[LiveServer]:
     http_port, gateway_port = free_port(), free_port()
     env = os.environ | {
         "PALAVER_DATA_DIR": str(data_dir),
