@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     gateway_auth_timeout_seconds: float = 10.0
     gateway_heartbeat_seconds: float = 25.0
 
+    stun_urls: list[str] = Field(default_factory=list)  # JSON list of stun:/stuns: urls
+    turn_urls: list[str] = Field(default_factory=list)  # JSON list of turn:/turns: urls (coturn, use-auth-secret)
+    turn_ttl_seconds: int = 3600  # lifetime of a TURN credential
+
     session_secret: str | None = None
     turn_secret: str | None = None
     ip_hash_salt: str | None = None
