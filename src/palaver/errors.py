@@ -1,7 +1,7 @@
 """Typed errors with stable machine-readable codes.
 
 Domain and service code raise these; the edges (HTTP, gateway) map them to a status or an
-error frame in exactly one place each (``adapters/http/errors.py``, ``adapters/gateway/core.py``).
+error frame in exactly one place each (``adapters/http/errors.py``, ``adapters/gateway/connection.py``).
 """
 
 from __future__ import annotations

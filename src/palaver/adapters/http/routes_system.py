@@ -29,7 +29,10 @@ async def readyz(request: Request) -> JSONResponse:
         "broker": await request.app.state.broker.ping(),
     }
     ready = all(checks.values())
-    body = {"status": "ready" if ready else "unavailable", "checks": {k: "ok" if v else "down" for k, v in checks.items()}}
+    body = {
+        "status": "ready" if ready else "unavailable",
+        "checks": {name: "ok" if up else "down" for name, up in checks.items()},
+    }
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

@@ -1,0 +1,176 @@
+"""Wiring: build every part from ``Settings`` and run the HTTP API and the gateway in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from palaver.adapters.broker import make_broker
+from palaver.adapters.gateway import GatewayConfig, GatewayServer, RequestRouter
+from palaver.adapters.http.api import create_http_app
+from palaver.adapters.security.passwords import Argon2Hasher
+from palaver.adapters.storage.migrate import upgrade_async
+from palaver.adapters.storage.sql_storage import SqlStorage
+from palaver.clock import SystemClock
+from palaver.config import Secrets, Settings, load_secrets
+from palaver.domain.sessions import Principal
+from palaver.ids import SnowflakeIds
+from palaver.ports import Broker
+from palaver.services.accounts import AccountPolicy, AccountService
+from palaver.services.ice import IceService
+from palaver.services.serialize import session_json, user_json
+
+log = logging.getLogger("palaver")
+
+
+@dataclass
+class Palaver:
+    """One Palaver node: its storage, broker, services and both listeners."""
+
+    settings: Settings
+    secrets: Secrets
+    storage: SqlStorage
+    broker: Broker
+    accounts: AccountService
+    registry: CollectorRegistry
+    http: FastAPI
+    gateway: GatewayServer
+
+    async def start(self) -> None:
+        await self.broker.start()
+        await self.gateway.start()
+
+    async def close(self) -> None:
+        await self.gateway.close()
+        await self.broker.close()
+        await self.storage.close()
+
+
+def build(settings: Settings) -> Palaver:
+    secrets = load_secrets(settings)
+    clock = SystemClock()
+    ids = SnowflakeIds(clock, node=settings.node_id)
+    storage = SqlStorage.from_url(settings.resolved_database_url())
+    broker = make_broker(settings.resolved_broker(), redis_url=settings.redis_url, prefix=settings.redis_prefix)
+    registry = CollectorRegistry()
+    accounts = AccountService(
+        storage=storage,
+        broker=broker,
+        clock=clock,
+        ids=ids,
+        hasher=Argon2Hasher(),
+        policy=AccountPolicy(
+            session_ttl_seconds=settings.session_ttl_days * 86400.0,
+            login_attempts=settings.login_attempts_per_window,
+            login_window_seconds=settings.login_window_seconds,
+            login_attempts_per_ip=settings.login_attempts_per_ip,
+        ),
+    )
+    ice = IceService(
+        clock,
+        turn_secret=secrets.turn_secret,
+        stun_urls=settings.stun_urls,
+        turn_urls=settings.turn_urls,
+        ttl_seconds=settings.turn_ttl_seconds,
+    )
+    http = create_http_app(
+        accounts=accounts,
+        storage=storage,
+        broker=broker,
+        registry=registry,
+        gateway_url=settings.resolved_gateway_url(),
+        ice=ice,
+    )
+    gateway = GatewayServer(
+        GatewayConfig(
+            host=settings.host,
+            port=settings.gateway_port,
+            allowed_origins=settings.resolved_origins(),
+            max_frame_bytes=settings.gateway_max_frame_bytes,
+            max_send_buffer_bytes=settings.gateway_max_send_buffer_bytes,
+            rate_per_second=settings.gateway_rate_per_second,
+            rate_burst=settings.gateway_rate_burst,
+            auth_timeout_seconds=settings.gateway_auth_timeout_seconds,
+            heartbeat_seconds=settings.gateway_heartbeat_seconds,
+        ),
+        authenticator=accounts,
+        router=gateway_routes(accounts),
+        broker=broker,
+        clock=clock,
+        registry=registry,
+    )
+    return Palaver(settings, secrets, storage, broker, accounts, registry, http, gateway)
+
+
+def gateway_routes(accounts: AccountService) -> RequestRouter:
+    """Requests a client may make over the gateway (the HTTP API offers the same and more)."""
+    router = RequestRouter()
+
+    async def echo(_: Principal, params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    async def me(principal: Principal, _: dict[str, Any]) -> dict[str, Any]:
+        return user_json(await accounts.me(principal))
+
+    async def sessions(principal: Principal, _: dict[str, Any]) -> dict[str, Any]:
+        found = await accounts.list_sessions(principal)
+        return {"sessions": [session_json(s, current_session_id=principal.session_id) for s in found]}
+
+    router.register("echo", echo, inline=True)
+    router.register("me", me)
+    router.register("sessions.list", sessions)
+    return router
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(settings: Settings, *, migrate: bool = True) -> None:
+    """Run one node until SIGINT/SIGTERM: migrate, then the HTTP API and the gateway side by side."""
+    logging.getLogger("picows").setLevel(logging.WARNING)  # it logs every connection at INFO
+    if migrate:
+        await upgrade_async(settings.resolved_database_url())
+    node = build(settings)
+    await node.start()
+    sock = bind_socket(settings.host, settings.http_port)
+    config = uvicorn.Config(
+        node.http,
+        loop="none",
+        lifespan="off",
+        log_level=settings.log_level,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    http_port = sock.getsockname()[1]
+    log.warning(
+        "palaver serving http://%s:%d (gateway port %d)", settings.host, http_port, node.gateway.port
+    )
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        await node.close()
+
+
+def run(settings: Settings, *, migrate: bool = True) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        asyncio.run(serve(settings, migrate=migrate))
+    else:
+        uvloop.run(serve(settings, migrate=migrate))

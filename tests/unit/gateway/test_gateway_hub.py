@@ -1,0 +1,183 @@
+"""TopicHub: one broker subscription per topic with local sinks; the same bytes to every sink."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from palaver.adapters.broker.memory import MemoryBroker, MemorySubscription
+from palaver.adapters.gateway.codes import CloseCode
+from palaver.adapters.gateway.frames import FrameEncoder
+from palaver.adapters.gateway.hub import TopicHub, session_topic, user_topic
+from palaver.ports import MessageHandler
+
+REVOKED = b'{"type":"event","topic":"session:9","event":"session.revoked","data":{}}'
+
+
+class RecordingBroker(MemoryBroker):
+    """A MemoryBroker that records subscribe calls and can be made slow or failing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.subscribed: list[str] = []
+        self.gate: asyncio.Event | None = None
+        self.fail = False
+
+    async def subscribe(self, topic: str, handler: MessageHandler) -> MemorySubscription:
+        self.subscribed.append(topic)
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail:
+            raise ConnectionError("broker down")
+        return await super().subscribe(topic, handler)
+
+    def live(self, topic: str) -> int:
+        return len(self._topics.get(topic, ()))
+
+
+class FakeSink:
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        self.closed: list[CloseCode] = []
+        self.push = self.received.append
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        self.closed.append(code)
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[RecordingBroker]:
+    broker = RecordingBroker()
+    await broker.start()
+    yield broker
+    await broker.close()
+
+
+@pytest.fixture
+def hub(broker: RecordingBroker) -> TopicHub:
+    return TopicHub(broker, FrameEncoder())
+
+
+def test_topic_names() -> None:
+    assert user_topic(12) == "user:12"
+    assert session_topic(34) == "session:34"
+
+
+async def test_subscribes_on_first_join_and_unsubscribes_on_last_leave(hub: TopicHub, broker: RecordingBroker) -> None:
+    a, b = FakeSink(), FakeSink()
+    await hub.join("user:1", a)
+    await hub.join("user:1", b)
+    assert broker.subscribed == ["user:1"]
+    assert broker.live("user:1") == 1
+    await hub.leave("user:1", a)
+    assert broker.live("user:1") == 1
+    await hub.leave("user:1", b)
+    assert broker.live("user:1") == 0
+    assert hub.topics == frozenset()
+    await hub.leave("user:1", b)  # idempotent
+
+
+async def test_fan_out_writes_the_same_bytes_object_to_every_sink(hub: TopicHub, broker: RecordingBroker) -> None:
+    sinks = [FakeSink() for _ in range(5)]
+    other = FakeSink()
+    for sink in sinks:
+        await hub.join("channel:7", sink)
+    await hub.join("channel:8", other)
+    payload = b'{"type":"event","topic":"channel:7","event":"post","data":{}}'
+    await broker.publish("channel:7", payload)
+    for sink in sinks:
+        assert len(sink.received) == 1
+        assert sink.received[0] is payload
+    assert other.received == []
+    assert hub.delivered == 5
+
+
+async def test_session_revoked_is_delivered_then_closes_with_4003(hub: TopicHub, broker: RecordingBroker) -> None:
+    a, b, bystander = FakeSink(), FakeSink(), FakeSink()
+    await hub.join(session_topic(9), a)
+    await hub.join(session_topic(9), b)
+    await hub.join(session_topic(10), bystander)
+    await broker.publish(session_topic(9), REVOKED)
+    for sink in (a, b):
+        assert sink.received == [REVOKED]
+        assert sink.closed == [CloseCode.SESSION_REVOKED]
+    assert bystander.closed == []
+
+
+async def test_revocation_only_counts_on_session_topics(hub: TopicHub, broker: RecordingBroker) -> None:
+    sink = FakeSink()
+    await hub.join(user_topic(9), sink)
+    await broker.publish(user_topic(9), REVOKED)
+    assert sink.received == [REVOKED]
+    assert sink.closed == []
+
+
+async def test_other_session_events_do_not_close(hub: TopicHub, broker: RecordingBroker) -> None:
+    sink = FakeSink()
+    await hub.join(session_topic(9), sink)
+    await broker.publish(session_topic(9), b'{"type":"event","event":"session.renamed","data":{}}')
+    assert sink.closed == []
+
+
+async def test_a_failing_sink_does_not_starve_the_others(hub: TopicHub, broker: RecordingBroker) -> None:
+    class Broken(FakeSink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.push = self._explode
+
+        def _explode(self, payload: bytes) -> None:
+            raise RuntimeError("boom")
+
+    good = FakeSink()
+    await hub.join("t", Broken())
+    await hub.join("t", good)
+    await broker.publish("t", b"x")
+    assert good.received == [b"x"]
+
+
+async def test_joiners_during_a_pending_subscribe_share_it(hub: TopicHub, broker: RecordingBroker) -> None:
+    broker.gate = asyncio.Event()
+    a, b = FakeSink(), FakeSink()
+    first = asyncio.create_task(hub.join("t", a))
+    second = asyncio.create_task(hub.join("t", b))
+    await asyncio.sleep(0)
+    assert not second.done()
+    broker.gate.set()
+    await asyncio.gather(first, second)
+    assert broker.subscribed == ["t"]
+    await broker.publish("t", b"x")
+    assert a.received == b.received == [b"x"]
+
+
+async def test_leaving_while_subscribing_closes_the_late_subscription(hub: TopicHub, broker: RecordingBroker) -> None:
+    broker.gate = asyncio.Event()
+    sink = FakeSink()
+    joining = asyncio.create_task(hub.join("t", sink))
+    await asyncio.sleep(0)
+    await hub.leave("t", sink)
+    broker.gate.set()
+    await joining
+    assert broker.live("t") == 0
+    assert hub.topics == frozenset()
+
+
+async def test_a_failed_subscribe_is_reported_to_every_joiner(hub: TopicHub, broker: RecordingBroker) -> None:
+    broker.gate = asyncio.Event()
+    broker.fail = True
+    first = asyncio.create_task(hub.join("t", FakeSink()))
+    second = asyncio.create_task(hub.join("t", FakeSink()))
+    await asyncio.sleep(0)
+    broker.gate.set()
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert hub.topics == frozenset()
+
+
+async def test_close_drops_every_subscription(hub: TopicHub, broker: RecordingBroker) -> None:
+    await hub.join("a", FakeSink())
+    await hub.join("b", FakeSink())
+    await hub.close()
+    assert broker.live("a") == broker.live("b") == 0
+    assert hub.subscribers("a") == frozenset()
