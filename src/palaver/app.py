@@ -16,6 +16,7 @@ from palaver.adapters.broker import make_broker
 from palaver.adapters.gateway import GatewayConfig, GatewayServer, RequestRouter
 from palaver.adapters.http.api import create_http_app
 from palaver.adapters.security.passwords import Argon2Hasher
+from palaver.adapters.storage.dialect import is_sqlite
 from palaver.adapters.storage.migrate import upgrade_async
 from palaver.adapters.storage.sql_storage import SqlStorage
 from palaver.clock import SystemClock
@@ -25,6 +26,7 @@ from palaver.ids import SnowflakeIds
 from palaver.ports import Broker
 from palaver.services.accounts import AccountPolicy, AccountService
 from palaver.services.ice import IceService
+from palaver.services.messenger import LockedIds, Messenger, MessengerPolicy
 from palaver.services.serialize import session_json, user_json
 
 log = logging.getLogger("palaver")
@@ -39,6 +41,7 @@ class Palaver:
     storage: SqlStorage
     broker: Broker
     accounts: AccountService
+    messenger: Messenger
     registry: CollectorRegistry
     http: FastAPI
     gateway: GatewayServer
@@ -49,6 +52,7 @@ class Palaver:
 
     async def close(self) -> None:
         await self.gateway.close()
+        await self.messenger.close()
         await self.broker.close()
         await self.storage.close()
 
@@ -56,7 +60,7 @@ class Palaver:
 def build(settings: Settings) -> Palaver:
     secrets = load_secrets(settings)
     clock = SystemClock()
-    ids = SnowflakeIds(clock, node=settings.node_id)
+    ids = LockedIds(SnowflakeIds(clock, node=settings.node_id))  # shared with the SQLite writer thread
     storage = SqlStorage.from_url(settings.resolved_database_url())
     broker = make_broker(settings.resolved_broker(), redis_url=settings.redis_url, prefix=settings.redis_prefix)
     registry = CollectorRegistry()
@@ -80,6 +84,13 @@ def build(settings: Settings) -> Palaver:
         turn_urls=settings.turn_urls,
         ttl_seconds=settings.turn_ttl_seconds,
     )
+    messenger = Messenger(
+        storage=storage,
+        broker=broker,
+        clock=clock,
+        ids=ids,
+        policy=MessengerPolicy(batch_writes=is_sqlite(settings.resolved_database_url())),
+    )
     http = create_http_app(
         accounts=accounts,
         storage=storage,
@@ -87,6 +98,7 @@ def build(settings: Settings) -> Palaver:
         registry=registry,
         gateway_url=settings.resolved_gateway_url(),
         ice=ice,
+        messenger=messenger,
     )
     gateway = GatewayServer(
         GatewayConfig(
@@ -106,7 +118,7 @@ def build(settings: Settings) -> Palaver:
         clock=clock,
         registry=registry,
     )
-    return Palaver(settings, secrets, storage, broker, accounts, registry, http, gateway)
+    return Palaver(settings, secrets, storage, broker, accounts, messenger, registry, http, gateway)
 
 
 def gateway_routes(accounts: AccountService) -> RequestRouter:

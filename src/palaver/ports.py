@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from palaver.clock import Clock as Clock
 from palaver.domain.accounts import AccountKind, Role, User
+from palaver.domain.messenger.chats import Chat
+from palaver.domain.messenger.invites import Invite, JoinRequest
+from palaver.domain.messenger.members import Draft, Member
+from palaver.domain.messenger.messages import Entity, Message
+from palaver.domain.messenger.roles import AdminRights, MemberStatus
+from palaver.domain.messenger.updates import StoredUpdate
 from palaver.domain.sessions import Device, Session
 from palaver.ids import IdGenerator as IdGenerator
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------- broker
 
@@ -91,6 +99,174 @@ class DeviceRepository(Protocol):
     async def revoke_for_user(self, user_id: int, now: float) -> None: ...
 
 
+# --------------------------------------------------------------------------- messenger storage
+
+
+class ChatRepository(Protocol):
+    async def insert(self, chat: Chat) -> None:
+        """Raise ``Conflict(code="username_taken")``, or ``Conflict(code="chat_exists")`` for a
+        private chat that exists."""
+        ...
+
+    async def get(self, chat_id: int) -> Chat | None: ...
+
+    async def get_with_member(self, chat_id: int, user_id: int) -> tuple[Chat | None, Member | None]:
+        """The chat and the user's membership (None when they never were a member), in one query."""
+        ...
+
+    async def get_private(self, key: str) -> Chat | None: ...
+
+    async def get_by_username(self, username: str) -> Chat | None: ...
+
+    async def update_info(self, chat: Chat) -> None:
+        """Write title, about, username, signatures and kind; ``Conflict(username_taken)``."""
+        ...
+
+    async def allocate(self, chat_id: int, *, messages: int, pts: int, date: float | None) -> tuple[int, int]:
+        """Advance the message counter and the channel box atomically; the new (last_msg_id, pts)."""
+        ...
+
+    async def set_pinned(self, chat_id: int, msg_id: int) -> None: ...
+
+    async def add_members(self, chat_id: int, delta: int) -> None: ...
+
+    async def search_public(self, terms: tuple[str, ...], *, limit: int) -> list[Chat]: ...
+
+
+class MemberRepository(Protocol):
+    async def get(self, chat_id: int, user_id: int) -> Member | None: ...
+
+    async def get_many(self, chat_id: int, user_ids: list[int]) -> dict[int, Member]: ...
+
+    async def put(self, member: Member) -> None:
+        """Insert, or replace the role part of an existing membership (own dialog state survives)."""
+        ...
+
+    async def set_role(
+        self,
+        chat_id: int,
+        user_id: int,
+        status: MemberStatus,
+        *,
+        rights: AdminRights = ...,
+        promoted_by: int | None = None,
+        until: float | None = None,
+    ) -> None: ...
+
+    async def active_user_ids(self, chat_id: int) -> list[int]: ...
+
+    async def list_members(
+        self, chat_id: int, *, statuses: tuple[MemberStatus, ...], after_user_id: int, limit: int
+    ) -> list[Member]: ...
+
+    async def set_read_inbox(self, chat_id: int, user_id: int, max_id: int) -> None: ...
+
+    async def raise_read_outbox(self, chat_id: int, reader_id: int, max_id: int) -> list[int]: ...
+
+    async def set_draft(self, chat_id: int, user_id: int, draft: Draft | None) -> None: ...
+
+    async def set_pinned_rank(self, chat_id: int, user_id: int, rank: int) -> None: ...
+
+    async def pinned_ranks(self, user_id: int) -> list[int]: ...
+
+    async def dialogs(
+        self, user_id: int, *, pinned: bool, before: tuple[float, int] | None, limit: int
+    ) -> list[tuple[Chat, Member]]: ...
+
+    async def channel_ids(self, user_id: int) -> list[int]: ...
+
+
+class MessageRepository(Protocol):
+    async def insert(self, items: list[Message]) -> None: ...
+
+    async def get(self, chat_id: int, msg_id: int, *, lock: bool = False) -> Message | None:
+        """``lock``: keep the row locked until commit (every change to a message locks it first)."""
+        ...
+
+    async def get_many(self, chat_id: int, ids: Iterable[int], *, lock: bool = False) -> list[Message]: ...
+
+    async def get_by_keys(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Message]: ...
+
+    async def edit(self, message: Message, *, text: str, entities: tuple[Entity, ...], edit_date: float) -> None: ...
+
+    async def delete(self, chat_id: int, ids: Iterable[int]) -> list[int]: ...
+
+    async def history(
+        self, chat_id: int, *, viewer_id: int | None, min_id: int, offset_id: int, older: bool, limit: int
+    ) -> list[Message]: ...
+
+    async def count_unread(self, chat_id: int, user_id: int, after_id: int) -> int: ...
+
+    async def hide(self, user_id: int, chat_id: int, ids: Iterable[int]) -> None: ...
+
+    async def hidden_among(self, user_id: int, keys: Iterable[tuple[int, int]]) -> set[tuple[int, int]]: ...
+
+    async def set_reaction(
+        self, chat_id: int, msg_id: int, user_id: int, emoji: str | None, date: float
+    ) -> tuple[tuple[str, int], ...]: ...
+
+    async def my_reactions(self, user_id: int, chat_id: int, ids: Iterable[int]) -> dict[int, str]: ...
+
+    async def add_views(self, counts: dict[tuple[int, int], int]) -> None: ...
+
+    async def search(
+        self,
+        terms: tuple[str, ...],
+        *,
+        viewer_id: int | None,
+        chat_id: int | None,
+        min_id: int,
+        before_uid: int | None,
+        limit: int,
+    ) -> list[Message]: ...
+
+
+class UpdateRepository(Protocol):
+    """Update boxes: ``allocate_*`` advance the counters atomically; ``insert_*`` store the updates."""
+
+    async def ensure_common_boxes(self, user_ids: list[int]) -> None: ...
+
+    async def common_state(self, user_id: int) -> tuple[int, int]:
+        """(pts, floor_pts): the box counter and the pts up to which updates were pruned."""
+        ...
+
+    async def allocate_common(self, counts: dict[int, int]) -> dict[int, int]: ...
+
+    async def insert_common(self, items: list[StoredUpdate]) -> None: ...
+
+    async def insert_channel(self, items: list[StoredUpdate]) -> None: ...
+
+    async def common_after(self, user_id: int, pts: int, *, limit: int) -> list[StoredUpdate]: ...
+
+    async def channel_after(self, chat_id: int, pts: int, *, limit: int) -> list[StoredUpdate]: ...
+
+
+class InviteRepository(Protocol):
+    async def insert(self, invite: Invite) -> None: ...
+
+    async def get(self, invite_id: int) -> Invite | None: ...
+
+    async def get_by_code(self, code: str) -> Invite | None: ...
+
+    async def list_for_chat(self, chat_id: int) -> list[Invite]: ...
+
+    async def revoke(self, invite_id: int, now: float) -> bool: ...
+
+    async def count_use(self, invite_id: int) -> bool:
+        """Count one use unless the usage limit is reached (atomically); False if it was."""
+        ...
+
+    async def add_request(self, request: JoinRequest) -> bool: ...
+
+    async def get_request(self, chat_id: int, user_id: int) -> JoinRequest | None: ...
+
+    async def list_requests(self, chat_id: int, *, limit: int) -> list[JoinRequest]: ...
+
+    async def delete_request(self, chat_id: int, user_id: int) -> bool: ...
+
+    async def count_requests(self, chat_id: int) -> int: ...
+
+
 class Transaction(Protocol):
     @property
     def users(self) -> UserRepository: ...
@@ -101,6 +277,25 @@ class Transaction(Protocol):
     @property
     def devices(self) -> DeviceRepository: ...
 
+    @property
+    def chats(self) -> ChatRepository: ...
+
+    @property
+    def members(self) -> MemberRepository: ...
+
+    @property
+    def messages(self) -> MessageRepository: ...
+
+    @property
+    def updates(self) -> UpdateRepository: ...
+
+    @property
+    def invites(self) -> InviteRepository: ...
+
+    def savepoint(self) -> AbstractAsyncContextManager[object, None]:
+        """A nested unit of work: rolled back alone when its block raises (group commit uses it)."""
+        ...
+
 
 class Storage(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction, None]:
@@ -110,6 +305,16 @@ class Storage(Protocol):
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class BatchStorage(Protocol):
+    """A storage that can run a batch of writes cheaply (group commit)."""
+
+    async def run_batch(self, work: Callable[[Transaction], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work`` in one transaction (committed when it returns, rolled back when it raises).
+        ``work`` may await nothing but its transaction: it may run on a writer thread."""
+        ...
 
 
 # --------------------------------------------------------------------------- security

@@ -35,13 +35,17 @@ def live_server(
     data_dir: Path, *, extra_env: dict[str, str] | None = None, timeout: float = 30.0
 ) -> Iterator[LiveServer]:
     http_port, gateway_port = free_port(), free_port()
-    env = os.environ | {
-        "PALAVER_DATA_DIR": str(data_dir),
-        "PALAVER_HOST": "127.0.0.1",
-        "PALAVER_HTTP_PORT": str(http_port),
-        "PALAVER_GATEWAY_PORT": str(gateway_port),
-        "PALAVER_LOG_LEVEL": "warning",
-    } | (extra_env or {})
+    env = (
+        os.environ
+        | {
+            "PALAVER_DATA_DIR": str(data_dir),
+            "PALAVER_HOST": "127.0.0.1",
+            "PALAVER_HTTP_PORT": str(http_port),
+            "PALAVER_GATEWAY_PORT": str(gateway_port),
+            "PALAVER_LOG_LEVEL": "warning",
+        }
+        | (extra_env or {})
+    )
     log_path = data_dir / "server.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:

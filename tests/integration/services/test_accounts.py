@@ -158,9 +158,7 @@ async def test_profile_update_validates_publishes_and_keeps_usernames_unique(wor
     principal = await world.accounts.authenticate(me.session_token)
     recorder = Recorder()
     await world.broker.subscribe(f"user:{me.user.id}", recorder)
-    change = ProfileChange(
-        display_name=DisplayName("Alan T."), bio=Bio("Enigma"), languages=Languages(("en", "de"))
-    )
+    change = ProfileChange(display_name=DisplayName("Alan T."), bio=Bio("Enigma"), languages=Languages(("en", "de")))
     updated = await world.accounts.update_profile(principal, change)
     assert (updated.display_name, updated.bio, updated.languages) == ("Alan T.", "Enigma", ("en", "de"))
     assert json.loads(recorder.messages[-1][1])["data"]["display_name"] == "Alan T."

@@ -6,13 +6,14 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from palaver import __version__
-from palaver.adapters.http import routes_accounts, routes_roulette, routes_system
+from palaver.adapters.http import routes_accounts, routes_messenger, routes_roulette, routes_system
 from palaver.adapters.http.errors import install_error_handlers
 from palaver.adapters.http.metrics import HttpMetrics
 from palaver.adapters.http.static import WebClient
 from palaver.ports import Broker, Storage
 from palaver.services.accounts import AccountService
 from palaver.services.ice import IceService
+from palaver.services.messenger import Messenger
 
 
 def create_http_app(
@@ -23,6 +24,7 @@ def create_http_app(
     registry: CollectorRegistry,
     gateway_url: str,
     ice: IceService | None = None,
+    messenger: Messenger | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Palaver",
@@ -38,10 +40,13 @@ def create_http_app(
     app.state.gateway_url = gateway_url
     if ice is not None:
         app.state.ice = ice
+    if messenger is not None:
+        app.state.messenger = messenger
     install_error_handlers(app)
     app.include_router(routes_system.router)
     app.include_router(routes_accounts.router)
     app.include_router(routes_roulette.router)
+    app.include_router(routes_messenger.router)
     app.mount("/", WebClient(), name="web")
     app.add_middleware(HttpMetrics, registry=registry)
     return app

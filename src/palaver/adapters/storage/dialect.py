@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, Insert, StaticPool, Table, event
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -34,8 +37,12 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
 
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, echo=echo, connect_args={"timeout": 10})
+    _configure_sqlite(engine.sync_engine)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
@@ -44,12 +51,25 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Take the write lock up front: two deferred transactions that both upgrade to writing
         # would deadlock (SQLITE_BUSY) instead of waiting for each other.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+
+def create_sqlite_writer_engine(url: str) -> Engine | None:
+    """A synchronous engine on the same SQLite file, for one writer thread that runs a whole batch
+    of writes without a thread hop per statement. None for PostgreSQL and in-memory databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    engine = create_sync_engine(
+        parsed.set(drivername="sqlite+pysqlite"),
+        connect_args={"timeout": 10, "check_same_thread": False},
+        poolclass=StaticPool,
+    )
+    _configure_sqlite(engine)
     return engine
 
 
@@ -59,3 +79,25 @@ def is_unique_violation(exc: BaseException) -> bool:
     text = str(orig).lower()
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return sqlstate == "23505" or "unique constraint" in text or "duplicate key" in text
+
+
+def insert_ignoring_conflicts(dialect_name: str, table: Table) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` for ``table`` on this dialect."""
+    if dialect_name == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def upsert(dialect_name: str, table: Table, keys: list[str], values: dict[str, Any]) -> Insert:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` setting the non-key ``values``."""
+    changes = {name: value for name, value in values.items() if name not in keys}
+    if dialect_name == "postgresql":
+        pg = postgresql_insert(table).values(**values)
+        return pg.on_conflict_do_update(index_elements=keys, set_=changes)
+    lite = sqlite_insert(table).values(**values)
+    return lite.on_conflict_do_update(index_elements=keys, set_=changes)
+
+
+def needs_row_locks(dialect_name: str) -> bool:
+    """True where concurrent writers lock rows (PostgreSQL); SQLite locks the whole database."""
+    return dialect_name == "postgresql"

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
 from types import TracebackType
+from typing import Any, TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from palaver.adapters.storage.accounts import SqlDeviceRepository, SqlSessionRepository, SqlUserRepository
-from palaver.adapters.storage.dialect import create_engine
+from palaver.adapters.storage.dialect import create_engine, create_sqlite_writer_engine
+from palaver.adapters.storage.messenger_chats import SqlChatRepository, SqlInviteRepository, SqlMemberRepository
+from palaver.adapters.storage.messenger_messages import SqlMessageRepository
+from palaver.adapters.storage.messenger_updates import SqlUpdateRepository
+from palaver.adapters.storage.writer_thread import SqliteWriterThread
+from palaver.ports import Transaction
+
+T = TypeVar("T")
 
 
 class SqlTransaction:
@@ -17,6 +27,14 @@ class SqlTransaction:
         self.users = SqlUserRepository(conn)
         self.sessions = SqlSessionRepository(conn)
         self.devices = SqlDeviceRepository(conn)
+        self.chats = SqlChatRepository(conn)
+        self.members = SqlMemberRepository(conn)
+        self.messages = SqlMessageRepository(conn)
+        self.updates = SqlUpdateRepository(conn)
+        self.invites = SqlInviteRepository(conn)
+
+    def savepoint(self) -> AsyncTransaction:
+        return self.connection.begin_nested()
 
 
 class UnitOfWork:
@@ -52,6 +70,8 @@ class UnitOfWork:
 class SqlStorage:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._writer: SqliteWriterThread | None = None
+        self._writer_checked = False
 
     @classmethod
     def from_url(cls, url: str) -> SqlStorage:
@@ -68,5 +88,21 @@ class SqlStorage:
             return False
         return True
 
+    async def run_batch(self, work: Callable[[Transaction], Coroutine[Any, Any, T]]) -> T:
+        """Run a batch of writes in one transaction; on SQLite on a writer thread in one hop (so
+        ``work`` must await nothing but its transaction), elsewhere as an ordinary transaction."""
+        if not self._writer_checked:
+            self._writer_checked = True
+            engine = create_sqlite_writer_engine(self.engine.url.render_as_string(hide_password=False))
+            if engine is not None:
+                self._writer = SqliteWriterThread(engine, SqlTransaction)
+        if self._writer is not None:
+            return await self._writer.run(work)
+        async with self.transaction() as tx:
+            return await work(tx)
+
     async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.close)
+            self._writer = None
         await self.engine.dispose()

@@ -1,0 +1,156 @@
+"""Every messenger write runs through a ``Writer``: one transaction, box updates flushed at its end,
+events published only after the commit.
+
+With ``batch=True`` (the choice for SQLite, where there is one writer at a time anyway) writes are
+queued and a single task commits many of them in one transaction ("group commit"), each inside its
+own savepoint so one failing write rolls back alone. Callers see the same thing either way: the
+result once committed (or the write's own error), and its events published in commit order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from palaver.ports import BatchStorage, Broker, Clock, Storage, Transaction
+from palaver.services.events import Event, publish_all
+from palaver.services.messenger.staging import Staged
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+WriteOp = Callable[[Transaction, Staged], Awaitable[T]]
+
+
+class _WriteFailed(Exception):
+    """One write of an optimistic batch failed: the batch is retried with savepoints."""
+
+
+@dataclass
+class _Job(Generic[T]):
+    op: WriteOp[T]
+    future: asyncio.Future[T]
+    events: list[Event]
+
+
+class Writer:
+    def __init__(
+        self, storage: Storage, broker: Broker, clock: Clock, *, batch: bool = False, max_batch: int = 256
+    ) -> None:
+        self._storage = storage
+        self._broker = broker
+        self._clock = clock
+        self._batch = batch
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Job[Any]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def run(self, op: WriteOp[T]) -> T:
+        """Run ``op`` in a transaction; publish what it staged after the commit; return its result."""
+        if self._closed:
+            raise RuntimeError("the messenger writer is closed")
+        if not self._batch:
+            return await self._run_alone(op)
+        if self._task is None:
+            self._queue = asyncio.Queue()
+            self._task = asyncio.create_task(self._drain(), name="messenger-group-commit")
+        assert self._queue is not None
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(op, future, []))
+        return await future
+
+    async def _run_alone(self, op: WriteOp[T]) -> T:
+        async with self._storage.transaction() as tx:
+            staged = Staged(now=self._clock.now())
+            result = await op(tx, staged)
+            events = await staged.flush(tx)
+        await self._publish(events)
+        return result
+
+    async def _publish(self, events: list[Event]) -> None:
+        """Live delivery is best effort: a committed write never reports failure because the broker
+        hiccuped (the client would send it again); clients catch up with getDifference."""
+        try:
+            await publish_all(self._broker, events)
+        except Exception:
+            log.exception("publishing %d messenger events failed", len(events))
+
+    async def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            jobs = [await self._queue.get()]
+            while len(jobs) < self._max_batch and not self._queue.empty():
+                jobs.append(self._queue.get_nowait())
+            try:
+                await self._commit(jobs)
+            except Exception as exc:
+                log.exception("group commit failed")
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+
+    async def _commit(self, jobs: list[_Job[Any]]) -> None:
+        """Optimistically run the whole batch in one transaction without savepoints; if one write
+        fails, roll back and run the batch again with a savepoint per write (so a failing write
+        costs one retry of its batch, never more)."""
+        live = [job for job in jobs if not job.future.cancelled()]
+        try:
+            outcomes = await self._run_batch(live, savepoints=False)
+        except _WriteFailed:
+            outcomes = await self._run_batch(live, savepoints=True)
+        for job, result, error in outcomes:
+            if error is None:
+                await self._publish(job.events)
+            if job.future.done():
+                continue
+            if error is None:
+                job.future.set_result(result)
+            else:
+                job.future.set_exception(error)
+
+    async def _run_batch(
+        self, jobs: list[_Job[Any]], *, savepoints: bool
+    ) -> list[tuple[_Job[Any], Any, BaseException | None]]:
+        if isinstance(self._storage, BatchStorage):
+            return await self._storage.run_batch(lambda tx: self._batch_body(tx, jobs, savepoints=savepoints))
+        async with self._storage.transaction() as tx:
+            return await self._batch_body(tx, jobs, savepoints=savepoints)
+
+    async def _batch_body(
+        self, tx: Transaction, jobs: list[_Job[Any]], *, savepoints: bool
+    ) -> list[tuple[_Job[Any], Any, BaseException | None]]:
+        """Awaits nothing but ``tx``: it may run on the storage's writer thread."""
+        outcomes: list[tuple[_Job[Any], Any, BaseException | None]] = []
+        for job in jobs:
+            if not savepoints:
+                try:
+                    result = await self._run_job(tx, job)
+                except Exception as exc:
+                    raise _WriteFailed from exc  # rolls the whole batch back
+                outcomes.append((job, result, None))
+                continue
+            try:
+                async with tx.savepoint():
+                    result = await self._run_job(tx, job)
+                outcomes.append((job, result, None))
+            except Exception as exc:  # the write's own failure: only it is rolled back
+                outcomes.append((job, None, exc))
+        return outcomes
+
+    async def _run_job(self, tx: Transaction, job: _Job[Any]) -> Any:
+        staged = Staged(now=self._clock.now())
+        result = await job.op(tx, staged)
+        job.events = await staged.flush(tx)
+        return result
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
