@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
@@ -14,6 +16,8 @@ from prometheus_client import CollectorRegistry
 
 from palaver.adapters.broker import make_broker
 from palaver.adapters.gateway import GatewayConfig, GatewayServer, RequestRouter
+from palaver.adapters.gateway.routes_messenger import register_messenger_methods
+from palaver.adapters.gateway.routes_roulette import register_roulette_methods
 from palaver.adapters.http.api import create_http_app
 from palaver.adapters.security.passwords import Argon2Hasher
 from palaver.adapters.storage.dialect import is_sqlite
@@ -27,9 +31,14 @@ from palaver.ports import Broker
 from palaver.services.accounts import AccountPolicy, AccountService
 from palaver.services.ice import IceService
 from palaver.services.messenger import LockedIds, Messenger, MessengerPolicy
+from palaver.services.roulette import STATS_TOPIC, RouletteService
 from palaver.services.serialize import session_json, user_json
 
 log = logging.getLogger("palaver")
+
+JOINABLE_PREFIXES = ("channel:",)  # topics gateway.join/leave control events may add or remove
+CLIENT_TOPICS = (STATS_TOPIC,)  # public topics clients subscribe to themselves
+VIEWS_FLUSH_SECONDS = 5.0
 
 
 @dataclass
@@ -42,19 +51,41 @@ class Palaver:
     broker: Broker
     accounts: AccountService
     messenger: Messenger
+    roulette: RouletteService
     registry: CollectorRegistry
     http: FastAPI
     gateway: GatewayServer
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         await self.broker.start()
         await self.gateway.start()
+        self.background = [
+            asyncio.create_task(self.roulette.run(), name="roulette-ticks"),  # matching and roulette:stats
+            asyncio.create_task(every(VIEWS_FLUSH_SECONDS, self.messenger.dialogs.flush_views), name="views"),
+        ]
 
     async def close(self) -> None:
+        for task in self.background:
+            task.cancel()
+        for task in self.background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.background = []
         await self.gateway.close()
         await self.messenger.close()
         await self.broker.close()
         await self.storage.close()
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run ``job`` every ``seconds`` until cancelled; a failure is logged and the loop goes on."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except Exception:
+            log.exception("periodic job %s failed", getattr(job, "__qualname__", job))
 
 
 def build(settings: Settings) -> Palaver:
@@ -91,6 +122,7 @@ def build(settings: Settings) -> Palaver:
         ids=ids,
         policy=MessengerPolicy(batch_writes=is_sqlite(settings.resolved_database_url())),
     )
+    roulette = RouletteService(broker=broker, clock=clock, ids=ids)
     http = create_http_app(
         accounts=accounts,
         storage=storage,
@@ -113,17 +145,23 @@ def build(settings: Settings) -> Palaver:
             heartbeat_seconds=settings.gateway_heartbeat_seconds,
         ),
         authenticator=accounts,
-        router=gateway_routes(accounts),
+        router=gateway_routes(accounts, messenger, roulette),
         broker=broker,
         clock=clock,
         registry=registry,
+        topics_for=lambda principal: messenger.channel_topics_for(principal.user_id),
+        on_disconnect=lambda principal: roulette.disconnect(principal.session_id),
+        joinable_prefixes=JOINABLE_PREFIXES,
+        client_topics=CLIENT_TOPICS,
     )
-    return Palaver(settings, secrets, storage, broker, accounts, messenger, registry, http, gateway)
+    return Palaver(settings, secrets, storage, broker, accounts, messenger, roulette, registry, http, gateway)
 
 
-def gateway_routes(accounts: AccountService) -> RequestRouter:
-    """Requests a client may make over the gateway (the HTTP API offers the same and more)."""
+def gateway_routes(accounts: AccountService, messenger: Messenger, roulette: RouletteService) -> RequestRouter:
+    """Requests a client may make over the gateway (see docs/protocol.md, "Gateway methods")."""
     router = RequestRouter()
+    register_messenger_methods(router, messenger)
+    register_roulette_methods(router, roulette, accounts)
 
     async def echo(_: Principal, params: dict[str, Any]) -> dict[str, Any]:
         return params

@@ -7,6 +7,7 @@ import json
 import resource
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -97,7 +98,8 @@ class _Started:
 async def start_gateway() -> AsyncIterator[StartGateway]:
     started = _Started()
 
-    async def start(**overrides: object) -> Gateway:
+    async def start(*, hooks: dict[str, Any] | None = None, **overrides: object) -> Gateway:
+        """A gateway with these config ``overrides`` and ``GatewayServer`` keyword ``hooks``."""
         values: dict[str, object] = {
             "host": "127.0.0.1",
             "port": 0,
@@ -114,6 +116,7 @@ async def start_gateway() -> AsyncIterator[StartGateway]:
             broker=broker,
             clock=SystemClock(),
             registry=registry,
+            **(hooks or {}),
         )
         await server.start()
         gateway = Gateway(server, broker, registry)

@@ -9,6 +9,7 @@ import pytest
 
 from palaver.adapters.broker.memory import MemoryBroker, MemorySubscription
 from palaver.adapters.gateway.codes import CloseCode
+from palaver.adapters.gateway.control import TopicChange, TopicControl
 from palaver.adapters.gateway.frames import FrameEncoder
 from palaver.adapters.gateway.hub import TopicHub, session_topic, user_topic
 from palaver.ports import MessageHandler
@@ -181,3 +182,90 @@ async def test_close_drops_every_subscription(hub: TopicHub, broker: RecordingBr
     await hub.close()
     assert broker.live("a") == broker.live("b") == 0
     assert hub.subscribers("a") == frozenset()
+
+
+# --------------------------------------------------------------------------- control events and many topics
+
+
+class ControlledSink(FakeSink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.changes: list[TopicChange] = []
+
+    def change_topics(self, change: TopicChange) -> None:
+        self.changes.append(change)
+
+
+JOIN_5 = b'{"type":"event","topic":"user:1","event":"gateway.join","data":{"topics":["channel:5","user:2"]}}'
+
+
+async def test_control_events_on_user_topics_change_topics_and_are_not_delivered(broker: RecordingBroker) -> None:
+    hub = TopicHub(broker, FrameEncoder(), TopicControl(("channel:",)))
+    a, b, other = ControlledSink(), ControlledSink(), ControlledSink()
+    await hub.join(user_topic(1), a)
+    await hub.join(user_topic(1), b)
+    await hub.join(user_topic(2), other)
+    await broker.publish(user_topic(1), JOIN_5)
+    for sink in (a, b):
+        assert sink.changes == [TopicChange(True, ("channel:5",))]  # user:2 is not joinable
+        assert sink.received == []
+    assert other.changes == []
+    assert hub.delivered == 0
+    await broker.publish(user_topic(1), b'{"type":"event","event":"update","data":{"note":"\\"gateway.join\\""}}')
+    assert len(a.received) == 1  # an ordinary event that merely mentions the name
+
+
+async def test_control_events_elsewhere_are_ordinary_events(broker: RecordingBroker) -> None:
+    hub = TopicHub(broker, FrameEncoder(), TopicControl(("channel:",)))
+    sink = ControlledSink()
+    await hub.join("channel:9", sink)
+    await hub.join(session_topic(9), sink)
+    await broker.publish("channel:9", JOIN_5)
+    await broker.publish(session_topic(9), JOIN_5)
+    assert sink.received == [JOIN_5, JOIN_5]
+    assert sink.changes == []
+
+
+async def test_a_control_event_naming_nothing_allowed_is_swallowed(hub: TopicHub, broker: RecordingBroker) -> None:
+    sink = ControlledSink()
+    await hub.join(user_topic(1), sink)  # the default hub allows no prefix
+    await broker.publish(user_topic(1), JOIN_5)
+    assert sink.received == [] and sink.changes == []
+
+
+async def test_join_many_and_leave_many(hub: TopicHub, broker: RecordingBroker) -> None:
+    sink, other = FakeSink(), FakeSink()
+    await hub.join("a", other)
+    await hub.join_many(["a", "b", "c"], sink)
+    assert broker.subscribed == ["a", "b", "c"]
+    assert hub.subscribers("b") == frozenset({sink})
+    await hub.leave_many(["a", "b", "nope"], sink)
+    assert hub.topics == frozenset({"a", "c"})
+    assert broker.live("b") == 0 and broker.live("a") == 1
+
+
+async def test_join_many_subscribes_concurrently_and_reports_a_failure(hub: TopicHub, broker: RecordingBroker) -> None:
+    broker.gate = asyncio.Event()
+    sink = FakeSink()
+    joining = asyncio.create_task(hub.join_many(["a", "b"], sink))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert broker.subscribed == ["a", "b"]  # both waiting on the broker at once
+    broker.fail = True
+    broker.gate.set()
+    with pytest.raises(ConnectionError):
+        await joining
+    assert hub.topics == frozenset()
+
+
+async def test_a_leave_right_after_join_many_always_wins(hub: TopicHub, broker: RecordingBroker) -> None:
+    """Every sink is attached before join_many first suspends, so a leave issued after it finds them."""
+    broker.gate = asyncio.Event()
+    sink = FakeSink()
+    joining = asyncio.create_task(hub.join_many(["a", "b", "c"], sink))
+    leaving = asyncio.create_task(hub.leave_many(["b"], sink))
+    await asyncio.sleep(0)
+    broker.gate.set()
+    await asyncio.gather(joining, leaving)
+    assert hub.topics == frozenset({"a", "c"})
+    assert broker.live("b") == 0

@@ -31,6 +31,8 @@ class ErrorCode(StrEnum):
     INVALID_FRAME = "invalid_frame"  # JSON, known type, wrong fields
     UNSUPPORTED_DATA = "unsupported_data"  # a binary frame
     UNKNOWN_METHOD = "unknown_method"
+    INVALID_PARAMS = "invalid_params"  # a request's params do not match the method's schema
+    TOPIC_NOT_ALLOWED = "topic_not_allowed"  # topics.subscribe to a topic clients may not choose
     TOO_MANY_REQUESTS = "too_many_requests"  # too many requests in flight on this connection
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"

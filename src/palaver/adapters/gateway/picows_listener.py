@@ -22,8 +22,12 @@ from palaver.adapters.gateway.connection import (
     Send,
 )
 from palaver.adapters.gateway.context import GatewayContext
-from palaver.adapters.gateway.hub import session_topic, user_topic
+from palaver.adapters.gateway.control import TopicChange
+from palaver.adapters.gateway.router import Handler
 from palaver.adapters.gateway.stepping import resume
+from palaver.adapters.gateway.subscriptions import ConnectionTopics, client_subscription
+from palaver.adapters.gateway.topics import session_topic, user_topic
+from palaver.domain.sessions import Principal
 from palaver.errors import PalaverError
 
 logger = logging.getLogger("palaver.gateway")
@@ -55,7 +59,7 @@ class ConnectionListener(WSListener):
         self._send: Callable[[bytes], None] = _ignore
         self._pending: list[bytes] = []  # topic payloads that arrive before ready is sent
         self.push: Callable[[bytes], None] = self._pending.append
-        self._topics: tuple[str, ...] = ()
+        self._topics = ConnectionTopics(ctx.hub, self, ctx.spawn)
         self._fragments: bytearray | None = None  # a fragmented text message being reassembled
         self._fragmented_size = -1  # size of the fragmented message so far; -1 when none
         self._peer_close_code: int | None = None
@@ -97,8 +101,12 @@ class ConnectionListener(WSListener):
             ctx.all_disconnected.set()
         self.push = _ignore
         self._send = _ignore
-        if self._topics:
-            ctx.spawn(self._leave_topics())
+        leaving = self._topics.close()
+        if leaving is not None:
+            ctx.spawn(leaving)
+        principal = conn.principal  # set once the connection was ready
+        if principal is not None and ctx.on_disconnect is not None:
+            ctx.spawn(self._notify_disconnected(ctx.on_disconnect, principal))
 
     def _final_close_code(self, transport: WSTransport) -> int:
         """The code of the close frame we sent (ours or the echo of the peer's), else 1006."""
@@ -132,6 +140,13 @@ class ConnectionListener(WSListener):
         action = self._conn.check_timers(now)
         if action is not None:
             self._execute(action)
+
+    def change_topics(self, change: TopicChange) -> None:
+        self._topics.change(change)
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return self._topics.topics
 
     # ------------------------------------------------------------------ frames other than whole text
 
@@ -225,6 +240,10 @@ class ConnectionListener(WSListener):
         try:
             route = self._lookup(request.method)
             if route is None:
+                builtin = self._builtin(request.method)
+                if builtin is not None:
+                    self._ctx.spawn(self._finish(request_id, request.method, builtin(principal, request.params)))
+                    return
                 route = self._router.resolve(request.method)  # raises UnknownMethod
             coro = route.handler(principal, request.params)
             if not route.inline or type(coro) is not CoroutineType:
@@ -268,16 +287,17 @@ class ConnectionListener(WSListener):
             return
         if conn.state is not ConnectionState.AUTHENTICATING:
             return
-        self._topics = (user_topic(principal.user_id), session_topic(principal.session_id))
+        topics_for = ctx.topics_for
         try:
-            for topic in self._topics:
-                await ctx.hub.join(topic, self)
+            await self._topics.start(
+                (user_topic(principal.user_id), session_topic(principal.session_id)),
+                None if topics_for is None else partial(topics_for, principal),
+            )
         except Exception:
             logger.exception("gateway: joining topics failed")
             self.close(CloseCode.TRY_AGAIN_LATER, "Event delivery is unavailable.")
             return
-        if self._disconnected():  # while joining
-            await self._leave_topics()
+        if self._disconnected():  # while joining: close() has left or will leave every topic
             return
         ready = conn.authenticated(principal, self._monotonic())
         if ready is None:
@@ -292,6 +312,25 @@ class ConnectionListener(WSListener):
     def _disconnected(self) -> bool:
         return self._conn.state is ConnectionState.CLOSED
 
-    async def _leave_topics(self) -> None:
-        for topic in self._topics:
-            await self._ctx.hub.leave(topic, self)
+    @staticmethod
+    async def _notify_disconnected(hook: Callable[[Principal], Awaitable[None]], principal: Principal) -> None:
+        try:
+            await hook(principal)
+        except Exception:
+            logger.exception("gateway: the on_disconnect hook failed")
+
+    # ------------------------------------------------------------------ methods of the gateway itself
+
+    def _builtin(self, method: str) -> Handler | None:
+        """Requests the gateway answers itself (only when the router has no such method)."""
+        if method == "topics.subscribe":
+            return self._subscribe
+        if method == "topics.unsubscribe":
+            return self._unsubscribe
+        return None
+
+    async def _subscribe(self, principal: Principal, params: dict[str, object]) -> object:
+        return await client_subscription(self._topics, self._ctx.client_topics, params, join=True)
+
+    async def _unsubscribe(self, principal: Principal, params: dict[str, object]) -> object:
+        return await client_subscription(self._topics, self._ctx.client_topics, params, join=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from enum import Enum
 from http import HTTPStatus
 from typing import cast
@@ -19,13 +20,15 @@ from prometheus_client import CollectorRegistry
 from palaver.adapters.gateway.auth import Authenticator
 from palaver.adapters.gateway.codes import CloseCode
 from palaver.adapters.gateway.config import GatewayConfig
-from palaver.adapters.gateway.context import GatewayContext
+from palaver.adapters.gateway.context import GatewayContext, OnDisconnect, TopicsFor
+from palaver.adapters.gateway.control import TopicControl
 from palaver.adapters.gateway.frames import FrameDecoder, FrameEncoder
 from palaver.adapters.gateway.hub import TopicHub
 from palaver.adapters.gateway.metrics import GatewayStats, register_metrics
 from palaver.adapters.gateway.origins import OriginPolicy
 from palaver.adapters.gateway.picows_listener import ConnectionListener
 from palaver.adapters.gateway.router import RequestRouter
+from palaver.adapters.gateway.topics import SESSION_TOPIC_PREFIX, USER_TOPIC_PREFIX
 from palaver.clock import Clock
 from palaver.ports import Broker
 
@@ -51,7 +54,17 @@ def _clamp(value: float, low: float, high: float) -> float:
 
 
 class GatewayServer:
-    """The realtime WebSocket gateway (see docs/protocol.md, "Realtime gateway")."""
+    """The realtime WebSocket gateway (see docs/protocol.md, "Realtime gateway").
+
+    Hooks into the rest of the application:
+
+    - ``topics_for(principal)``: more topics a connection joins after authenticating, before ``ready``;
+    - ``joinable_prefixes``: topics that ``gateway.join``/``gateway.leave`` control events on a
+      ``user:<id>`` topic may make that user's connections join or leave (by prefix; none by default);
+    - ``client_topics``: public topics a client may join itself with ``topics.subscribe``;
+    - ``on_disconnect(principal)``: awaited in a task of its own once an authenticated connection
+      has closed, whatever closed it (errors are logged).
+    """
 
     def __init__(
         self,
@@ -62,14 +75,23 @@ class GatewayServer:
         broker: Broker,
         clock: Clock,
         registry: CollectorRegistry | None = None,
+        topics_for: TopicsFor | None = None,
+        on_disconnect: OnDisconnect | None = None,
+        joinable_prefixes: Iterable[str] = (),
+        client_topics: Iterable[str] = (),
     ) -> None:
         self._config = config
         self._authenticator = authenticator
         self._router = router
         self._clock = clock
+        self._topics_for = topics_for
+        self._on_disconnect = on_disconnect
+        self._client_topics = frozenset(client_topics)
+        if any(t.startswith((USER_TOPIC_PREFIX, SESSION_TOPIC_PREFIX)) for t in self._client_topics):
+            raise ValueError("user and session topics cannot be client topics")
         self._origins = OriginPolicy(config.allowed_origins)
         self._encoder = FrameEncoder()
-        self._hub = TopicHub(broker, self._encoder)
+        self._hub = TopicHub(broker, self._encoder, TopicControl(tuple(joinable_prefixes)))
         self._stats = GatewayStats()
         self._state = ServerState.NEW
         self._ctx: GatewayContext | None = None
@@ -101,6 +123,9 @@ class GatewayServer:
             watched=set(),
             tasks=set(),
             all_disconnected=asyncio.Event(),
+            topics_for=self._topics_for,
+            on_disconnect=self._on_disconnect,
+            client_topics=self._client_topics,
         )
         self._server = await ws_create_server(
             self._accept,

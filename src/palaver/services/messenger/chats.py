@@ -29,7 +29,7 @@ from palaver.errors import Conflict, Forbidden, InvalidInput, NotFound
 from palaver.ports import Transaction
 from palaver.services.messenger.access import load_access, readable, recipients
 from palaver.services.messenger.deps import Deps
-from palaver.services.messenger.membership import add_member, remove_member, stage_membership
+from palaver.services.messenger.membership import add_member, remove_member, stage_membership, stage_topics
 from palaver.services.messenger.serialize import chat_json, member_json, membership_json
 from palaver.services.messenger.staging import Staged
 
@@ -149,6 +149,7 @@ class ChatService:
             await tx.members.put(member)
             await tx.updates.ensure_common_boxes([owner])
             stage_membership(staged, chat, member)
+            stage_topics(staged, chat, [owner], join=True)
             return chat
 
         return await self._d.writer.run(op)
@@ -212,6 +213,7 @@ class ChatService:
             upgraded = replace(access.chat, kind=ChatKind.SUPERGROUP)
             await tx.chats.update_info(upgraded)
             staged.to_users(members, UpdateType.CHAT_UPGRADED, chat_id, {"chat": chat_json(upgraded)})
+            stage_topics(staged, upgraded, members, join=True)
             return upgraded
 
         return await self._d.writer.run(op)

@@ -10,8 +10,12 @@ from palaver.domain.messenger.roles import MemberStatus
 from palaver.domain.messenger.updates import UpdateType
 from palaver.errors import Conflict
 from palaver.ports import Transaction
+from palaver.services.events import Event, user_topic
 from palaver.services.messenger.serialize import chat_json, membership_json
-from palaver.services.messenger.staging import Staged
+from palaver.services.messenger.staging import Staged, channel_topic
+
+GATEWAY_JOIN = "gateway.join"
+GATEWAY_LEAVE = "gateway.leave"
 
 
 def chat_full(chat: Chat) -> Conflict:
@@ -24,6 +28,16 @@ def stage_membership(staged: Staged, chat: Chat, member: Member) -> None:
     """Tell the member's own devices what their membership now is."""
     payload = {"chat": chat_json(chat, viewer_id=member.user_id), "membership": membership_json(member, now=staged.now)}
     staged.to_users([member.user_id], UpdateType.CHAT, chat.id, payload)
+
+
+def stage_topics(staged: Staged, chat: Chat, user_ids: list[int] | tuple[int, ...], *, join: bool) -> None:
+    """Supergroups and channels: after the commit, the users' gateway connections join (leave) the
+    chat's topic, through a ``gateway.join`` (``gateway.leave``) control event on each user topic."""
+    if not chat.kind.has_channel_box:
+        return
+    name = GATEWAY_JOIN if join else GATEWAY_LEAVE
+    data = {"topics": [channel_topic(chat.id)]}
+    staged.events.extend(Event(user_topic(uid), name, data) for uid in user_ids)
 
 
 async def stage_group_info(tx: Transaction, staged: Staged, chat: Chat, *, skip: int | None = None) -> None:
@@ -69,6 +83,7 @@ async def add_member(
     await tx.updates.ensure_common_boxes([user_id])
     chat = replace(chat, member_count=chat.member_count + 1)
     stage_membership(staged, chat, member)
+    stage_topics(staged, chat, [user_id], join=True)
     await stage_group_info(tx, staged, chat, skip=user_id)
     return member
 
@@ -88,4 +103,5 @@ async def remove_member(
     await tx.chats.add_members(chat.id, -1)
     payload = {"chat_id": str(chat.id), "reason": reason}
     staged.to_users([member.user_id], UpdateType.CHAT_LEFT, chat.id, payload)
+    stage_topics(staged, chat, [member.user_id], join=False)
     await stage_group_info(tx, staged, replace(chat, member_count=chat.member_count - 1), skip=member.user_id)

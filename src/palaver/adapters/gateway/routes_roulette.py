@@ -1,0 +1,97 @@
+"""Roulette methods over the gateway: the queue, WebRTC signalling and text chat within a pair.
+
+Events come back on the caller's ``session:<id>`` topic (``roulette.matched``,
+``roulette.partner_left``, ``roulette.signal``, ``roulette.chat``); ``roulette:stats`` (online and
+searching counts) is a public topic clients join with ``topics.subscribe``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from palaver.adapters.gateway.params import convert
+from palaver.adapters.gateway.router import RequestRouter
+from palaver.domain.roulette.criteria import MAX_INTERESTS, MAX_LANGUAGES
+from palaver.domain.sessions import Principal
+from palaver.services.accounts import AccountService
+from palaver.services.roulette import RouletteService
+
+PairId = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+ShortText = Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class _Params(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class StartParams(_Params):
+    languages: Annotated[list[ShortText], msgspec.Meta(max_length=MAX_LANGUAGES)] = []
+    interests: Annotated[list[ShortText], msgspec.Meta(max_length=MAX_INTERESTS)] = []
+    text_only: bool = False
+    auto_next: bool = True
+
+
+class PairParams(_Params):
+    pair_id: PairId
+
+
+class SignalParams(_Params):
+    pair_id: PairId
+    kind: Literal["offer", "answer", "candidate", "bye"]
+    payload: dict[str, Any]
+
+
+class ChatParams(_Params):
+    pair_id: PairId
+    text: Annotated[str, msgspec.Meta(max_length=4096)]
+
+
+def register_roulette_methods(router: RequestRouter, roulette: RouletteService, accounts: AccountService) -> None:
+    async def start(principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
+        body = convert(params, StartParams)
+        user = await accounts.me(principal)
+        return await roulette.start(
+            principal,
+            languages=body.languages,
+            interests=body.interests,
+            text_only=body.text_only,
+            auto_next=body.auto_next,
+            display_name=user.display_name,
+        )
+
+    async def next_partner(principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
+        return await roulette.next(principal)
+
+    async def stop(principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
+        return await roulette.stop(principal)
+
+    async def status(principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
+        return await roulette.status(principal)
+
+    async def signal(principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
+        body = convert(params, SignalParams)
+        await roulette.relay_signal(principal, pair_id=body.pair_id, kind=body.kind, payload=body.payload)
+        return {}
+
+    async def chat(principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
+        body = convert(params, ChatParams)
+        await roulette.send_chat(principal, pair_id=body.pair_id, text=body.text)
+        return {}
+
+    async def block(principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
+        body = convert(params, PairParams)
+        return await roulette.block(principal, pair_id=body.pair_id)
+
+    async def stats(principal: Principal, params: dict[str, Any]) -> dict[str, int]:
+        return roulette.stats()
+
+    router.register("roulette.start", start)
+    router.register("roulette.next", next_partner)
+    router.register("roulette.stop", stop)
+    router.register("roulette.status", status)
+    router.register("roulette.signal", signal)
+    router.register("roulette.chat", chat)
+    router.register("roulette.block", block)
+    router.register("roulette.stats", stats, inline=True)
