@@ -2,92 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import secrets
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import expect
 
+from tests.support.browser import ContextFactory, current_user, local_storage, open_page, strings, wait_ready
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-I18N = Path(__file__).resolve().parents[2] / "src" / "palaver" / "web" / "i18n"
-
-expect.set_options(timeout=10_000)
-
-
-def strings(lang: str) -> dict[str, str]:
-    data: dict[str, str] = json.loads((I18N / f"{lang}.json").read_text(encoding="utf-8"))
-    return data
-
-
 EN, AR, FR = strings("en"), strings("ar"), strings("fr")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("needs Debian chromium: run scripts/install-system-deps.sh (make test does)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-ContextFactory = Callable[..., BrowserContext]
-
-
-@pytest.fixture
-def new_context(browser: Browser) -> Iterator[ContextFactory]:
-    """Make fresh browser contexts (separate storage, like separate devices); close them after."""
-    contexts: list[BrowserContext] = []
-
-    def make(locale: str = "en-US") -> BrowserContext:
-        context = browser.new_context(locale=locale, viewport={"width": 1200, "height": 900})
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def open_page(context: BrowserContext, url: str, errors: list[str] | None = None) -> Page:
-    """Open `url` and wait until the client has started; uncaught script errors go to `errors`."""
-    page = context.new_page()
-    if errors is not None:
-        page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
-    wait_ready(page)
-    return page
-
-
-def wait_ready(page: Page) -> None:
-    page.wait_for_selector("html[data-ready='true']")
-
-
-def current_user(page: Page) -> Locator:
-    return page.get_by_test_id("current-user")
-
-
-def local_storage(page: Page, key: str) -> str | None:
-    value = page.evaluate("key => localStorage.getItem(key)", key)
-    assert value is None or isinstance(value, str)
-    return value
 
 
 def test_guest_then_arabic(live_server: LiveServer, new_context: ContextFactory) -> None:

@@ -9,7 +9,9 @@ How keys are found in the client's JS and HTML:
   ``label: "…"``, ``flash("…")``);
 * template literals ```errors.${code}``` are dynamic families whose members are checked separately.
 
-A dotted string that is not a key (an event name, say) must use a namespace that is not an i18n one.
+Gateway method and event names — the first argument of ``request("…")`` and ``on("…")`` — are never
+keys, whatever their namespace (``roulette.start`` is a method; ``roulette.action.start`` a label).
+Any other dotted string that is not a key must use a namespace that is not an i18n one.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ EXPLICIT_USE = re.compile(
 )
 KEY_LITERAL = re.compile(rf"""["'`]{KEY}["'`]""")
 DYNAMIC_FAMILY = re.compile(r"`([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*\.)\$\{")
+GATEWAY_NAME = re.compile(rf"""\b(?:request|on)\(\s*["'`]{KEY}["'`]""")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 # Arabic values that rightly stay in Latin script: the product name and other languages' own names.
@@ -96,13 +99,18 @@ def namespaces() -> set[str]:
     return {key.split(".", 1)[0] for key in catalog("en")}
 
 
+def gateway_names() -> set[str]:
+    return set(GATEWAY_NAME.findall(source_text()))
+
+
 def explicit_keys() -> set[str]:
     return set(EXPLICIT_USE.findall(source_text()))
 
 
 def literal_keys() -> set[str]:
     """Keys the client uses by name: explicit uses plus dotted literals in an i18n namespace."""
-    dotted = {key for key in KEY_LITERAL.findall(source_text()) if key.split(".", 1)[0] in namespaces()}
+    text = GATEWAY_NAME.sub("", source_text())
+    dotted = {key for key in KEY_LITERAL.findall(text) if key.split(".", 1)[0] in namespaces()}
     return explicit_keys() | dotted
 
 
@@ -160,6 +168,8 @@ def test_scan_finds_keys() -> None:
     assert {"app.name", "landing.pitch", "language.label", "shell.main_nav"} <= explicit_keys()
     assert {"auth.sign_in_title", "auth.signed_out", "sessions.last_active"} <= literal_keys()
     assert "errors." in dynamic_families()
+    assert {"roulette.start", "roulette.matched"} <= gateway_names()
+    assert "roulette.start" not in literal_keys()
 
 
 def test_every_key_used_in_the_client_exists() -> None:

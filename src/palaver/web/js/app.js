@@ -18,6 +18,12 @@ const ROUTES = {
   "/messenger": { load: () => import("./views/messenger.js") },
 };
 const NOT_FOUND = { load: () => import("./views/not-found.js") };
+// Views that own every path under a prefix (/messenger/<chat_id>, /messenger/join/<code>).
+const PREFIX_ROUTES = [["/messenger/", ROUTES["/messenger"]]];
+
+function routeFor(path) {
+  return ROUTES[path] ?? PREFIX_ROUTES.find(([prefix]) => path.startsWith(prefix))?.[1] ?? NOT_FOUND;
+}
 
 const viewRoot = document.getElementById("view");
 const flashBox = document.getElementById("flash");
@@ -64,7 +70,8 @@ function updateTitle() {
 
 function markCurrentLinks(path) {
   for (const link of document.querySelectorAll("header a[href]")) {
-    if (link.getAttribute("href") === path) link.setAttribute("aria-current", "page");
+    const href = link.getAttribute("href");
+    if (href === path || (href !== "/" && path.startsWith(`${href}/`))) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
 }
@@ -73,7 +80,7 @@ async function render({ focus = false } = {}) {
   const seq = ++renderSeq;
   const url = new URL(location.href);
   const path = normalisePath(url.pathname);
-  const route = ROUTES[path] ?? NOT_FOUND;
+  const route = routeFor(path);
   currentView?.controller.abort();
   currentView = null;
   viewRoot.setAttribute("aria-busy", "true");
