@@ -1,0 +1,1006 @@
+"""Messaging benchmark over the real gateway and HTTP API: one ``palaver serve``, SQLite and PostgreSQL.
+
+For each backend it starts ``palaver serve`` (pinned to one CPU) on a fresh data dir (and, for
+PostgreSQL, a throw-away database, dropped at the end), creates guest users and chats through the
+HTTP API, connects one gateway connection per user (``auth`` frame), and runs:
+
+* ``1to1-max``  — 1:1 messages, closed loop: every user keeps ``--inflight`` sends in flight to the
+  private chat with its partner; the maximum sustained rate.
+* ``1to1-rate`` — 1:1 messages, open loop at ``--rate`` msg/s spread over all users (sends are
+  scheduled at fixed times whatever the server does, so queueing shows up as latency).
+* ``group-max`` — a basic group of ``--group-size`` members, every member keeps ``--inflight`` sends
+  in flight; counted in deliveries (one per other member per message).
+* ``group-rate`` — the same group, open loop at ``--group-rate`` msg/s.
+
+Sends go through the gateway method ``messages.send`` when the server has it, else through
+``POST /api/v1/chats/{id}/messages`` on keep-alive HTTP connections (``--via`` forces one). Each
+message's text carries its send time (``time.monotonic_ns``, the same clock in every process) and
+the sender's index; latency is send → the receiver's ``update`` event. The load runs in several
+client processes (uvloop + picows), pinned to another CPU than the server; the table shows the CPU
+each side used over the measured window, and the PostgreSQL backends' CPU separately.
+
+    .venv/bin/python bench/messaging.py                       # SQLite and PostgreSQL, ~10 s per scenario
+    .venv/bin/python bench/messaging.py --backends sqlite --scenarios 1to1-rate --rate 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import asyncio
+import contextlib
+import ctypes
+import json
+import multiprocessing
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from picows import WSListener, WSMsgType, ws_connect
+
+HOST = "127.0.0.1"
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+VENV_BIN = Path(sys.executable).parent
+SCENARIOS = ("1to1-max", "1to1-rate", "group-max", "group-rate")
+GOALS = {"1to1 msg/s": 4000.0, "1to1 p99 ms at 1,000 msg/s": 20.0, "group deliveries/s": 30000.0}
+SYNAPSE = (
+    "Matrix Synapse 1.163 on this machine: 1:1 87–102 msg/s, delivery p99 ≈ 270 ms; "
+    "group ≈ 1,100 deliveries/s, p99 2.7 s"
+)
+
+
+# --------------------------------------------------------------------------- process helpers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def child_setup(cpu: int | None) -> Callable[[], None]:
+    """Between fork and exec: pin to ``cpu``; die with this script (no server outlives it)."""
+
+    def setup() -> None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    return setup
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on {HOST}:{port} after {timeout:.0f}s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds() -> float:
+    """CPU-seconds all CPUs spent busy since boot (/proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields)
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_quiet(max_wait: float, threshold: float = 0.15) -> float:
+    """Wait (at most ``max_wait`` s) until the machine is nearly idle — less than ``threshold`` of one
+    core busy over half a second — so a run does not start in the middle of someone else's tests."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        before = busy_seconds()
+        time.sleep(0.5)
+        busy = (busy_seconds() - before) / 0.5
+        if busy < threshold or time.monotonic() >= deadline:
+            return busy
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} CPUs, {model}"
+
+
+def palaver_command(*args: str) -> list[str]:
+    exe = VENV_BIN / "palaver"
+    return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "palaver.cli", *args]
+
+
+# --------------------------------------------------------------------------- the server
+
+
+@dataclass
+class Server:
+    backend: str
+    code: str  # "current", or "baseline" (the source tree of --baseline-src)
+    proc: subprocess.Popen[bytes]
+    http_port: int
+    gateway_port: int
+    log: Path
+    database: str | None = None  # PostgreSQL: the throw-away database's name
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def pg_backend_pids(database: str) -> list[int]:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
+    finally:
+        await conn.close()
+    return [int(r["pid"]) for r in rows]
+
+
+@contextlib.contextmanager
+def palaver_server(
+    backend: str, cpu: int | None, log_dir: Path, *, code: str = "current", src: Path | None = None
+) -> Iterator[Server]:
+    """``palaver serve`` of this checkout, or with ``src``, of the ``palaver`` package in that directory
+    (same virtualenv, same dependencies: a same-run baseline)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="palaver-bench-msg-"))
+    http_port, gateway_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PALAVER_DATA_DIR": str(data_dir),
+        "PALAVER_HOST": HOST,
+        "PALAVER_HTTP_PORT": str(http_port),
+        "PALAVER_GATEWAY_PORT": str(gateway_port),
+        "PALAVER_LOG_LEVEL": "warning",
+    }
+    for name in ("PALAVER_DATABASE_URL", "PALAVER_REDIS_URL", "PALAVER_BROKER"):
+        env.pop(name, None)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    database = None
+    if backend == "postgres":
+        database = f"palaver_bench_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{database}"'))
+        env["PALAVER_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+    log = log_dir / f"server-{backend}-{code}.log"
+    try:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(  # `palaver serve` migrates the database before it listens
+                palaver_command("serve"), env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=child_setup(cpu)
+            )
+            try:
+                wait_for_port(http_port, proc)
+                wait_for_port(gateway_port, proc)
+                yield Server(backend, code, proc, http_port, gateway_port, log, database)
+            finally:
+                stop(proc)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        if database is not None:
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+# --------------------------------------------------------------------------- set-up over HTTP
+
+
+@dataclass
+class World:
+    tokens: list[str]
+    user_ids: list[str]
+    pair_chats: list[str]  # by user index: the private chat with its partner (index ^ 1)
+    group_chat: str
+    group_size: int
+
+
+async def build_world(base: str, users: int, group_size: int) -> World:
+    import httpx
+
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
+        gate = asyncio.Semaphore(32)
+
+        async def post(path: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with gate:
+                response = await http.post(path, json=body, headers=headers)
+            if response.status_code >= 300:
+                raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:300]}")
+            result: dict[str, Any] = response.json()
+            return result
+
+        guests = await asyncio.gather(*(post("/api/v1/auth/guest", {}) for _ in range(users)))
+        tokens = [g["session_token"] for g in guests]
+        user_ids = [str(g["user"]["id"]) for g in guests]
+        chats = await asyncio.gather(
+            *(post("/api/v1/chats/private", {"user_id": user_ids[i + 1]}, tokens[i]) for i in range(0, users - 1, 2))
+        )
+        pair_chats = [str(chats[i // 2]["chat"]["id"]) for i in range(users - users % 2)]
+        group = await post(
+            "/api/v1/chats/groups",
+            {"title": "Benchmark group", "member_ids": user_ids[1:group_size]},
+            tokens[0],
+        )
+    return World(tokens, user_ids, pair_chats, str(group["chat"]["id"]), group_size)
+
+
+# --------------------------------------------------------------------------- the load client (child processes)
+
+
+@dataclass
+class Scenario:
+    name: str
+    loop: str  # "closed" or "open"
+    group: bool
+    rate: float = 0.0  # open loop: msg/s over all processes
+    inflight: int = 1  # closed loop: per sender
+
+
+@dataclass
+class ConnSpec:
+    index: int
+    token: str
+    chat_id: str  # the private chat with the partner
+    group_chat: str | None  # the group, for its members
+
+
+@dataclass
+class Tally:
+    """What one client process saw in one scenario's measured window."""
+
+    sent: int = 0
+    acked: int = 0
+    errors: int = 0
+    rate_limited: int = 0
+    delivered: int = 0  # updates from others received in the window
+    latencies_us: array.array[int] = field(default_factory=lambda: array.array("q"))
+    error_samples: list[str] = field(default_factory=list)
+
+
+def client_main(
+    specs: list[ConnSpec], gateway_port: int, http_port: int, via: str, cpu: int | None, pipe: Connection
+) -> None:
+    """A load-client process: one asyncio loop (uvloop), picows connections, commands from ``pipe``."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    import uvloop
+
+    uvloop.run(LoadClient(specs, gateway_port, http_port, via, pipe).main())
+
+
+class LoadClient:
+    def __init__(self, specs: list[ConnSpec], gateway_port: int, http_port: int, via: str, pipe: Connection) -> None:
+        self.specs = specs
+        self.gateway_port = gateway_port
+        self.http_port = http_port
+        self.via = via
+        self.pipe = pipe
+        self.conns: list[Any] = []
+        self.tally = Tally()
+        self.window = (0, 0)  # measured window [start, end) in monotonic ns
+        self.measure_until = 0  # open loop: deliveries of window messages are awaited until then
+        self.scenario: Scenario | None = None
+        self.http: HttpPool | None = None
+
+    async def main(self) -> None:
+        await self.connect_all()
+        if self.via == "auto":
+            self.via = await self.probe()
+        if self.via == "http":
+            self.http = HttpPool(self.http_port, size=min(64, len(self.specs)))
+        keepalive = asyncio.create_task(self.keepalive())
+        self.pipe.send({"ready": len(self.conns), "via": self.via})
+        while True:
+            command = await asyncio.to_thread(self.pipe.recv)
+            if command["cmd"] == "quit":
+                break
+            result = await self.run(command)
+            self.pipe.send(result)
+        keepalive.cancel()
+        for conn in self.conns:
+            conn.close()
+
+    async def connect_all(self) -> None:
+        gate = asyncio.Semaphore(50)
+        url = f"ws://{HOST}:{self.gateway_port}/"
+
+        async def one(spec: ConnSpec) -> Any:
+            async with gate:
+                _, listener = await ws_connect(lambda: GatewayConn(self, spec), url, max_frame_size=1 << 20)
+                await asyncio.wait_for(listener.ready, 30)
+                return listener
+
+        self.conns = list(await asyncio.gather(*(one(spec) for spec in self.specs)))
+
+    async def keepalive(self) -> None:
+        """The gateway closes connections silent for 2 × heartbeat (25 s by default)."""
+        while True:
+            await asyncio.sleep(10)
+            for conn in self.conns:
+                conn.send_raw(b'{"type":"ping"}')
+
+    async def probe(self) -> str:
+        reply = await self.conns[0].request("messages.send", {})
+        return "http" if b"unknown_method" in reply else "gateway"
+
+    # ------------------------------------------------------------------ a scenario
+
+    async def run(self, command: dict[str, Any]) -> dict[str, Any]:
+        scenario: Scenario = command["scenario"]
+        self.scenario = scenario
+        self.tally = Tally()
+        start, warmup, seconds, drain = command["start"], command["warmup"], command["seconds"], command["drain"]
+        window_start = start + int(warmup * 1e9)
+        window_end = window_start + int(seconds * 1e9)
+        self.window = (window_start, window_end)
+        self.measure_until = window_end + int(drain * 1e9)
+        senders = [c for c in self.conns if c.spec.group_chat] if scenario.group else list(self.conns)
+        await asyncio.sleep(max(0.0, (start - time.monotonic_ns()) / 1e9))
+        cpu_task = asyncio.create_task(self.cpu_over_window(window_start, window_end))
+        if senders:
+            if scenario.loop == "closed":
+                await asyncio.gather(
+                    *(self.closed_sender(c, window_end) for c in senders for _ in range(scenario.inflight))
+                )
+            else:
+                await self.open_sender(senders, command["rate_share"], start, window_end)
+        cpu = await cpu_task
+        await asyncio.sleep(max(0.0, (self.measure_until - time.monotonic_ns()) / 1e9))
+        t = self.tally
+        return {
+            "sent": t.sent,
+            "acked": t.acked,
+            "errors": t.errors,
+            "rate_limited": t.rate_limited,
+            "error_samples": t.error_samples[:3],
+            "delivered": t.delivered,
+            "latencies": t.latencies_us.tobytes(),
+            "cpu_s": cpu,
+        }
+
+    async def cpu_over_window(self, start: int, end: int) -> float:
+        await asyncio.sleep(max(0.0, (start - time.monotonic_ns()) / 1e9))
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        await asyncio.sleep(max(0.0, (end - time.monotonic_ns()) / 1e9))
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+    def chat_of(self, conn: GatewayConn) -> str:
+        assert self.scenario is not None
+        return (conn.spec.group_chat or "") if self.scenario.group else conn.spec.chat_id
+
+    async def send(self, conn: GatewayConn, at_ns: int, *, wait: bool) -> str | None:
+        """Send one message stamped ``at_ns``; with ``wait``, its error code once answered (None: ok)."""
+        text = f"{at_ns} {conn.spec.index}"
+        chat_id = self.chat_of(conn)
+        in_window = self.window[0] <= at_ns < self.window[1]
+        if in_window:
+            self.tally.sent += 1
+        if self.http is not None:
+            task = self.http.post(f"/api/v1/chats/{chat_id}/messages", {"text": text}, conn.spec.token)
+            if wait:
+                return self.acked(await task, in_window)
+            asyncio.ensure_future(task).add_done_callback(lambda f: self.acked(f.result(), in_window))
+            return None
+        reply = conn.request("messages.send", {"chat_id": chat_id, "text": text})
+        if wait:
+            return self.acked(await reply, in_window)
+        reply.add_done_callback(lambda f: self.acked(f.result(), in_window))
+        return None
+
+    def acked(self, reply: bytes, in_window: bool) -> str | None:
+        if reply.startswith(b'{"type":"res"') or reply.startswith(b"HTTP/1.1 2"):
+            if in_window:
+                self.tally.acked += 1
+            return None
+        code = "rate_limited" if b"rate_limited" in reply or reply.startswith(b"HTTP/1.1 429") else "error"
+        if in_window:
+            self.tally.acked += 1
+            self.tally.errors += 1
+            if code == "rate_limited":
+                self.tally.rate_limited += 1
+            if len(self.tally.error_samples) < 3:
+                self.tally.error_samples.append(reply[:200].decode(errors="replace"))
+        return code
+
+    async def closed_sender(self, conn: GatewayConn, until: int) -> None:
+        while (now := time.monotonic_ns()) < until:
+            if await self.send(conn, now, wait=True) == "rate_limited":
+                await asyncio.sleep(0.05)  # over the gateway's per-connection frame rate: back off
+
+    async def open_sender(self, senders: list[GatewayConn], rate: float, start: int, until: int) -> None:
+        """Sends at fixed times (``rate`` per second from ``start``), round-robin over ``senders``,
+        each stamped with its scheduled time: a late send shows as latency (no coordinated omission)."""
+        interval = 1e9 / rate
+        n = 0
+        while True:
+            due = start + int(n * interval)
+            if due >= until:
+                return
+            now = time.monotonic_ns()
+            if due > now:
+                await asyncio.sleep((due - now) / 1e9)
+                continue
+            await self.send(senders[n % len(senders)], due, wait=False)
+            n += 1
+
+    def on_delivery(self, conn: GatewayConn, sent_ns: int, sender: int, received_ns: int) -> None:
+        if sender == conn.spec.index:
+            return  # the sender's own copy of its message
+        start, end = self.window
+        if self.scenario is not None and self.scenario.loop == "open":
+            if start <= sent_ns < end and received_ns < self.measure_until:
+                self.tally.latencies_us.append((received_ns - sent_ns) // 1000)
+            if start <= received_ns < end:
+                self.tally.delivered += 1
+        elif start <= received_ns < end:
+            self.tally.delivered += 1
+            self.tally.latencies_us.append((received_ns - sent_ns) // 1000)
+
+
+class GatewayConn(WSListener):  # type: ignore[misc]
+    """One user's gateway connection: authenticates, matches replies to requests, spots deliveries."""
+
+    def __init__(self, client: LoadClient, spec: ConnSpec) -> None:
+        super().__init__()
+        self.client = client
+        self.spec = spec
+        self.transport: Any = None
+        self.ready: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.next_id = 0
+        self.waiting: dict[int, asyncio.Future[bytes]] = {}
+
+    def on_ws_connected(self, transport: Any) -> None:
+        self.transport = transport
+        self.send_raw(json.dumps({"type": "auth", "token": self.spec.token}).encode())
+
+    def send_raw(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.send(WSMsgType.TEXT, data)
+
+    def request(self, method: str, params: dict[str, Any]) -> asyncio.Future[bytes]:
+        self.next_id += 1
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.waiting[self.next_id] = future
+        frame = {"type": "req", "id": self.next_id, "method": method, "params": params}
+        self.send_raw(json.dumps(frame, separators=(",", ":")).encode())
+        return future
+
+    def on_ws_frame(self, transport: Any, frame: Any) -> None:
+        if frame.msg_type is not WSMsgType.TEXT:
+            if frame.msg_type is WSMsgType.CLOSE:
+                transport.disconnect()
+            return
+        data = frame.get_payload_as_bytes()
+        if data.startswith(b'{"type":"event"'):
+            at = data.find(b'"text":"')
+            if at < 0:
+                return
+            at += 8
+            space = data.index(b" ", at)
+            quote = data.index(b'"', space)
+            self.client.on_delivery(self, int(data[at:space]), int(data[space + 1 : quote]), time.monotonic_ns())
+        elif data.startswith(b'{"type":"res"') or data.startswith(b'{"type":"err"'):
+            at = data.find(b'"id":')
+            if at < 0:
+                return
+            end = at + 5
+            while end < len(data) and data[end : end + 1].isdigit():
+                end += 1
+            future = self.waiting.pop(int(data[at + 5 : end]), None)
+            if future is not None and not future.done():
+                future.set_result(data)
+        elif data.startswith(b'{"type":"ready"') and not self.ready.done():
+            self.ready.set_result(True)
+
+    def on_ws_disconnected(self, transport: Any) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("closed before ready"))
+        for future in self.waiting.values():
+            if not future.done():
+                future.set_result(b'{"type":"err","code":"disconnected"}')
+        self.waiting.clear()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.send_close()
+            self.transport.disconnect()
+
+
+class _HttpConn(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request at a time (enough for a fixed JSON POST)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.reply: asyncio.Future[bytes] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        head_end = self.buffer.find(b"\r\n\r\n")
+        if head_end < 0 or self.reply is None:
+            return
+        head = self.buffer[:head_end].lower()
+        at = head.find(b"content-length:")
+        length = int(head[at + 15 : head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None]) if at >= 0 else 0
+        total = head_end + 4 + length
+        if len(self.buffer) >= total:
+            reply, self.buffer = self.buffer[:total], self.buffer[total:]
+            future, self.reply = self.reply, None
+            if not future.done():
+                future.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.reply is not None and not self.reply.done():
+            self.reply.set_result(b"HTTP/1.1 599 connection lost\r\n\r\n")
+
+
+class HttpPool:
+    def __init__(self, port: int, size: int) -> None:
+        self.port = port
+        self.size = size
+        self.free: asyncio.Queue[_HttpConn] | None = None
+
+    async def _fill(self) -> asyncio.Queue[_HttpConn]:
+        free: asyncio.Queue[_HttpConn] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        for _ in range(self.size):
+            _, conn = await loop.create_connection(_HttpConn, HOST, self.port)
+            free.put_nowait(conn)
+        return free
+
+    async def post(self, path: str, body: dict[str, Any], token: str) -> bytes:
+        if self.free is None:
+            self.free = await self._fill()
+        conn = await self.free.get()
+        try:
+            payload = json.dumps(body).encode()
+            request = (
+                f"POST {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\nAuthorization: Bearer {token}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+            ).encode() + payload
+            conn.reply = asyncio.get_running_loop().create_future()
+            assert conn.transport is not None
+            conn.transport.write(request)
+            return await conn.reply
+        finally:
+            self.free.put_nowait(conn)
+
+
+# --------------------------------------------------------------------------- running scenarios (parent)
+
+
+@dataclass
+class Result:
+    backend: str
+    code: str
+    scenario: str
+    offered: str
+    rate: float  # msg/s, or deliveries/s for group scenarios
+    unit: str
+    p50_ms: float
+    p99_ms: float
+    server_cpu: float  # % of one core
+    client_cpu: float
+    pg_cpu: float | None
+    other_cpu: float
+    sent: int
+    errors: int
+    rate_limited: int
+    error_samples: list[str]
+    samples: int
+    via: str
+
+
+def percentile(sorted_values: list[int], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))] / 1000.0
+
+
+class ClientFleet:
+    """The load-client processes of one server, connected once and reused by every scenario."""
+
+    def __init__(self, world: World, server: Server, args: argparse.Namespace, cpu: int | None) -> None:
+        context = multiprocessing.get_context("spawn")
+        users = len(world.tokens)
+        specs = [
+            ConnSpec(
+                index=i,
+                token=world.tokens[i],
+                chat_id=world.pair_chats[i],
+                group_chat=world.group_chat if i < world.group_size else None,
+            )
+            for i in range(users)
+        ]
+        self.procs: list[Any] = []
+        self.pipes: list[Connection] = []
+        self.senders_per_proc: list[tuple[int, int]] = []  # (1:1 senders, group senders)
+        for p in range(args.clients):
+            mine = specs[p :: args.clients]
+            parent_end, child_end = context.Pipe()
+            proc = context.Process(
+                target=client_main,
+                args=(mine, server.gateway_port, server.http_port, args.via, cpu, child_end),
+                daemon=True,
+            )
+            proc.start()
+            self.procs.append(proc)
+            self.pipes.append(parent_end)
+            self.senders_per_proc.append((len(mine), sum(1 for s in mine if s.group_chat)))
+        self.group_chat = world.group_chat
+        hello = [pipe.recv() for pipe in self.pipes]
+        self.via = hello[0]["via"]
+        self.connected = sum(h["ready"] for h in hello)
+
+    def run(self, scenario: Scenario, start: int, warmup: float, seconds: float, drain: float) -> list[dict[str, Any]]:
+        totals = [s[1] if scenario.group else s[0] for s in self.senders_per_proc]
+        for pipe, senders in zip(self.pipes, totals, strict=True):
+            share = scenario.rate * senders / max(1, sum(totals))
+            pipe.send(
+                {
+                    "cmd": "run",
+                    "scenario": scenario,
+                    "start": start,
+                    "warmup": warmup,
+                    "seconds": seconds,
+                    "drain": drain,
+                    "rate_share": share,
+                }
+            )
+        return [pipe.recv() for pipe in self.pipes]
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError, BrokenPipeError):
+                pipe.send({"cmd": "quit"})
+        for proc in self.procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+
+
+def scenario_list(args: argparse.Namespace) -> list[Scenario]:
+    made = {
+        "1to1-max": Scenario("1to1-max", "closed", group=False, inflight=args.inflight),
+        "1to1-rate": Scenario("1to1-rate", "open", group=False, rate=args.rate),
+        "group-max": Scenario("group-max", "closed", group=True, inflight=args.inflight),
+        "group-rate": Scenario("group-rate", "open", group=True, rate=args.group_rate),
+    }
+    return [made[name] for name in args.scenarios]
+
+
+def measure(server: Server, fleet: ClientFleet, scenario: Scenario, args: argparse.Namespace) -> Result:
+    start = time.monotonic_ns() + int(0.5e9)
+    window_start = start + int(args.warmup * 1e9)
+    results: list[dict[str, Any]] = []
+    pg_pids = asyncio.run(pg_backend_pids(server.database)) if server.database else []
+
+    def sample() -> tuple[float, float, float]:
+        return cpu_seconds(server.proc.pid), sum(cpu_seconds(pid) for pid in pg_pids), busy_seconds()
+
+    import threading
+
+    runner = threading.Thread(
+        target=lambda: results.extend(fleet.run(scenario, start, args.warmup, args.seconds, args.drain))
+    )
+    runner.start()
+    time.sleep(max(0.0, (window_start - time.monotonic_ns()) / 1e9))
+    before = sample()
+    time.sleep(args.seconds)
+    after = sample()
+    runner.join()
+    server_cpu = (after[0] - before[0]) / args.seconds * 100
+    pg_cpu = (after[1] - before[1]) / args.seconds * 100 if pg_pids else None
+    client_cpu = sum(r["cpu_s"] for r in results) / args.seconds * 100
+    machine_busy = (after[2] - before[2]) / args.seconds * 100
+    other = max(0.0, machine_busy - server_cpu - client_cpu - (pg_cpu or 0.0))
+    latencies: list[int] = []
+    for r in results:
+        values: array.array[int] = array.array("q")
+        values.frombytes(r["latencies"])
+        latencies.extend(values)
+    latencies.sort()
+    delivered = sum(r["delivered"] for r in results)
+    sent = sum(r["sent"] for r in results)
+    if scenario.group:
+        unit = "deliveries/s"
+        per_message = args.group_size - 1
+        offered = (
+            f"{scenario.rate:,.0f} msg/s ({scenario.rate * per_message:,.0f} deliv/s)"
+            if scenario.loop == "open"
+            else f"closed, {scenario.inflight}/sender"
+        )
+    else:
+        unit = "msg/s"
+        offered = f"{scenario.rate:,.0f} msg/s" if scenario.loop == "open" else f"closed, {scenario.inflight}/sender"
+    return Result(
+        backend=server.backend,
+        code=server.code,
+        scenario=scenario.name,
+        offered=offered,
+        rate=delivered / args.seconds,
+        unit=unit,
+        p50_ms=percentile(latencies, 0.50),
+        p99_ms=percentile(latencies, 0.99),
+        server_cpu=server_cpu,
+        client_cpu=client_cpu,
+        pg_cpu=pg_cpu,
+        other_cpu=other,
+        sent=sent,
+        errors=sum(r["errors"] for r in results),
+        rate_limited=sum(r["rate_limited"] for r in results),
+        error_samples=[s for r in results for s in r["error_samples"]][:3],
+        samples=len(latencies),
+        via=fleet.via,
+    )
+
+
+def render(results: list[Result]) -> str:
+    lines = [
+        "| backend | scenario | offered load | achieved | p50 | p99 | server CPU | per server CPU-s | client CPU"
+        " | PostgreSQL CPU | other load |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    compared = any(r.code != "current" for r in results)
+    for r in results:
+        pg = "—" if r.pg_cpu is None else f"{r.pg_cpu:.0f}%"
+        notes = []
+        if r.errors - r.rate_limited:
+            notes.append(f"{r.errors - r.rate_limited} errors")
+        if r.rate_limited:
+            notes.append(f"{r.rate_limited} rate-limited")
+        note = f" ({', '.join(notes)})" if notes else ""
+        efficiency = f"{r.rate / (r.server_cpu / 100):,.0f}" if r.server_cpu > 0 else "?"
+        backend = f"{r.backend} ({r.code})" if compared else r.backend
+        lines.append(
+            f"| {backend} | {r.scenario}{note} | {r.offered} | {r.rate:,.0f} {r.unit} | {r.p50_ms:.1f} ms"
+            f" | {r.p99_ms:.1f} ms | {r.server_cpu:.0f}% | {efficiency} | {r.client_cpu:.0f}% | {pg}"
+            f" | {r.other_cpu:.0f}% |"
+        )
+    return "\n".join(lines)
+
+
+def verdict(results: list[Result]) -> list[str]:
+    out = []
+    by_key = {(r.backend, r.code, r.scenario): r for r in results}
+    for r in results:
+        base = by_key.get((r.backend, "baseline", r.scenario))
+        if r.code == "current" and base is not None and base.rate > 0 and base.server_cpu > 0:
+            ratio = (r.rate / r.server_cpu) / (base.rate / base.server_cpu)
+            out.append(
+                f"{r.backend} {r.scenario}: current / baseline {r.rate / base.rate:.2f}× {r.unit},"
+                f" {ratio:.2f}× per server CPU-second; p99 {r.p99_ms:.1f} ms vs {base.p99_ms:.1f} ms"
+            )
+    results = [r for r in results if r.code == "current"]
+    for backend in dict.fromkeys(r.backend for r in results):
+        by = {r.scenario: r for r in results if r.backend == backend}
+        if "1to1-max" in by:
+            r = by["1to1-max"]
+            ok = "meets" if r.rate >= GOALS["1to1 msg/s"] else "misses"
+            out.append(f"{backend}: 1:1 max {r.rate:,.0f} msg/s — {ok} the goal (≥ {GOALS['1to1 msg/s']:,.0f})")
+        if "1to1-rate" in by:
+            r = by["1to1-rate"]
+            ok = "meets" if r.p99_ms <= GOALS["1to1 p99 ms at 1,000 msg/s"] else "misses"
+            out.append(f"{backend}: 1:1 p99 at {r.offered}: {r.p99_ms:.1f} ms — {ok} the goal (≤ 20 ms at 1,000 msg/s)")
+        best = max((by[s].rate for s in ("group-max", "group-rate") if s in by), default=None)
+        if best is not None:
+            ok = "meets" if best >= GOALS["group deliveries/s"] else "misses"
+            out.append(f"{backend}: group {best:,.0f} deliveries/s — {ok} the goal (≥ 30,000)")
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of " + ",".join(SCENARIOS)
+    )
+    parser.add_argument("--users", type=int, default=1000, help="users, one gateway connection each (default 1000)")
+    parser.add_argument("--group-size", type=int, default=100, help="members of the group (default 100)")
+    parser.add_argument("--rate", type=float, default=1000.0, help="1to1-rate: offered msg/s (default 1000)")
+    parser.add_argument("--group-rate", type=float, default=100.0, help="group-rate: offered msg/s (default 100)")
+    parser.add_argument("--inflight", type=int, default=1, help="closed loop: sends in flight per sender (default 1)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per scenario (default 8)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before measuring (default 2)")
+    parser.add_argument("--drain", type=float, default=1.0, help="open loop: wait this long for late deliveries")
+    parser.add_argument("--clients", type=int, default=4, help="load-client processes (default 4)")
+    parser.add_argument("--via", choices=("auto", "gateway", "http"), default="auto", help="how to send (default auto)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per scenario; the quietest is shown (default 2)")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=5.0,
+        help="before each run wait up to this many seconds for the machine to be idle (default 5; 0 = don't)",
+    )
+    parser.add_argument(
+        "--nice", type=int, default=0, help="run server and clients at this nice value, e.g. -10 (needs root)"
+    )
+    parser.add_argument("--server-cpu", type=int, default=0, help="CPU to pin the server to (default 0)")
+    parser.add_argument("--client-cpu", type=int, default=1, help="CPU to pin the load clients to (default 1)")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also run a server from this source directory (e.g. `git archive HEAD src migrations | tar -x`), "
+        "alternating with the current code: a same-run baseline",
+    )
+    parser.add_argument(
+        "--code",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also run a server from the source directory DIR, labelled NAME (repeatable; runs alternate)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    args.backends = [b for b in args.backends.split(",") if b]
+    for item in args.code:
+        if "=" not in item or not Path(item.partition("=")[2]).is_dir():
+            parser.error(f"--code wants NAME=DIR with an existing DIR, not {item!r}")
+    args.scenarios = [s for s in args.scenarios.split(",") if s]
+    for name in args.scenarios:
+        if name not in SCENARIOS:
+            parser.error(f"unknown scenario {name!r}")
+    for name in args.backends:
+        if name not in ("sqlite", "postgres"):
+            parser.error(f"unknown backend {name!r}")
+    if not (2 <= args.group_size <= 200 and args.group_size <= args.users and 2 <= args.users <= 10_000):
+        parser.error("need 2 <= --group-size <= min(200, --users) and 2 <= --users <= 10000")
+    if args.users % 2:
+        parser.error("--users must be even (users are paired)")
+    if not (0 < args.seconds <= 120 and 1 <= args.clients <= 32 and 1 <= args.inflight <= 16):
+        parser.error("--seconds in (0, 120], --clients in [1, 32], --inflight in [1, 16]")
+    if not 1 <= args.repeat <= 10:
+        parser.error("--repeat in [1, 10]")
+    return args
+
+
+def run_backend(
+    backend: str,
+    codes: list[tuple[str, Path | None]],
+    args: argparse.Namespace,
+    log_dir: Path,
+    server_cpu: int | None,
+    client_cpu: int | None,
+    failures: list[str],
+) -> list[Result]:
+    """Every scenario on one backend; with a baseline, both servers are up and runs alternate."""
+    results: list[Result] = []
+    with contextlib.ExitStack() as stack:
+        targets: list[tuple[Server, ClientFleet]] = []
+        for code, src in codes:
+            server = stack.enter_context(palaver_server(backend, server_cpu, log_dir, code=code, src=src))
+            started = time.monotonic()
+            world = asyncio.run(build_world(f"http://{HOST}:{server.http_port}", args.users, args.group_size))
+            fleet = ClientFleet(world, server, args, client_cpu)
+            stack.callback(fleet.close)
+            print(
+                f"[{backend}/{code}] {args.users} users, {len(world.pair_chats) // 2} private chats, a "
+                f"{args.group_size}-member group and {fleet.connected} gateway connections in "
+                f"{time.monotonic() - started:.1f}s; sending via {fleet.via}",
+                file=sys.stderr,
+            )
+            targets.append((server, fleet))
+        for scenario in scenario_list(args):
+            runs: dict[str, list[Result]] = {}
+            for _ in range(args.repeat):
+                for server, fleet in targets:  # alternate, so background load hits both alike
+                    if args.quiet_wait > 0:
+                        wait_until_quiet(args.quiet_wait)
+                    result = measure(server, fleet, scenario, args)
+                    runs.setdefault(server.code, []).append(result)
+                    print(f"[{backend}/{server.code}] {json.dumps(result.__dict__)}", file=sys.stderr)
+            results += [min(found, key=lambda r: r.other_cpu) for found in runs.values()]  # the quietest run
+        for server, _ in targets:
+            log = server.log.read_text(errors="replace")
+            if "Traceback" in log:
+                failures.append(f"{backend}/{server.code}: the server logged errors:\n{log[-3000:]}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu: int | None = args.server_cpu
+    client_cpu: int | None = args.client_cpu
+    if server_cpu not in cpus or client_cpu not in cpus or server_cpu == client_cpu:
+        print(f"warning: cannot pin server and clients to separate CPUs (have {cpus}); not pinning", file=sys.stderr)
+        server_cpu = client_cpu = None
+    if args.nice:
+        try:  # the server and the client processes are children: they inherit it
+            os.setpriority(os.PRIO_PROCESS, 0, args.nice)
+        except PermissionError:
+            print(f"warning: not allowed to set nice {args.nice}; running at normal priority", file=sys.stderr)
+            args.nice = 0
+    results: list[Result] = []
+    failures: list[str] = []
+    codes: list[tuple[str, Path | None]] = [("current", None)]
+    if args.baseline_src:
+        codes.append(("baseline", args.baseline_src))
+    for item in args.code:
+        name, _, directory = item.partition("=")
+        codes.append((name, Path(directory)))
+    with tempfile.TemporaryDirectory(prefix="palaver-bench-msg-logs-") as tmp:
+        for backend in args.backends:
+            try:
+                results += run_backend(backend, codes, args, Path(tmp), server_cpu, client_cpu, failures)
+            except Exception as exc:
+                failures.append(f"{backend}: {exc!r}")
+                print(f"[{backend}] FAILED: {exc!r}", file=sys.stderr)
+    print()
+    print(f"{time.strftime('%Y-%m-%d %H:%M')} — {machine()}; python {sys.version.split()[0]}")
+    print(f"command: {' '.join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])}")
+    print(
+        f"{args.users} users (one gateway connection each), {args.group_size}-member group; server on CPU "
+        f"{server_cpu}, {args.clients} client processes on CPU {client_cpu}; {args.warmup:g}s warm-up + "
+        f"{args.seconds:g}s measured per scenario, quietest of {args.repeat}; nice {args.nice}; "
+        f"sends via {results[0].via if results else '?'}"
+    )
+    print()
+    print(render(results))
+    print()
+    for line in verdict(results):
+        print(line)
+    print(f"reference: {SYNAPSE}")
+    for failure in failures:
+        print(f"FAILED {failure}")
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ for r in results], indent=2))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
