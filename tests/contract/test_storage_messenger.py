@@ -330,3 +330,93 @@ async def test_run_batch_savepoints_roll_back_alone(storage: SqlStorage) -> None
     async with storage.transaction() as tx:
         assert await tx.chats.get(keep.id) is not None
         assert await tx.chats.get(lose.id) is None
+
+
+# --------------------------------------------------------------------------- deferred writes (write_behind)
+
+
+async def test_deferred_writes_are_read_back_in_the_same_transaction(storage: SqlStorage) -> None:
+    chat = a_chat()
+    async with storage.transaction() as tx:
+        await tx.chats.insert(chat)
+        await tx.members.put(Member(chat.id, 1, MemberStatus.MEMBER, joined_at=NOW))
+        assert await tx.chats.allocate(chat.id, messages=1, pts=0, date=NOW + 1) == (1, 0)
+        await tx.messages.insert([a_message(chat.id, 1, "first words")])
+        found, member = await tx.chats.get_with_member(chat.id, 1)  # counters held in memory, overlaid
+        assert found is not None and (found.last_msg_id, found.top_date) == (1, NOW + 1) and member is not None
+        assert await tx.chats.allocate(chat.id, messages=2, pts=0, date=None) == (3, 0)
+        stored = await tx.chats.get(chat.id)  # any other statement sees every deferred write
+        assert stored is not None and stored.last_msg_id == 3
+        first = await tx.messages.get(chat.id, 1)
+        assert first is not None and first.text == "first words"
+        await tx.members.put(Member(chat.id, 2, MemberStatus.MEMBER, joined_at=NOW))
+        assert await tx.members.active_user_ids(chat.id) == [1, 2]
+        await tx.messages.insert([a_message(chat.id, 2, "second words")])
+        assert [
+            m.id
+            for m in await tx.messages.search(
+                query_terms("words"), viewer_id=None, chat_id=chat.id, min_id=0, before_uid=None, limit=5
+            )
+        ] == [2, 1]
+    async with storage.transaction() as tx:
+        stored = await tx.chats.get(chat.id)
+        assert stored is not None and (stored.last_msg_id, stored.top_date) == (3, NOW + 1)
+        assert [m.id for m in await tx.messages.get_many(chat.id, [1, 2])] == [1, 2]
+
+
+async def test_a_rolled_back_savepoint_takes_its_deferred_writes_along(storage: SqlStorage) -> None:
+    chat = a_chat(ChatKind.CHANNEL)
+
+    async def doomed(tx: Transaction) -> None:
+        async with tx.savepoint():
+            assert await tx.chats.allocate(chat.id, messages=1, pts=1, date=None) == (2, 2)
+            await tx.messages.insert([a_message(chat.id, 2, "lost")])
+            raise ValueError("inner")
+
+    async def write(tx: Transaction) -> None:
+        await tx.chats.insert(chat)
+        assert await tx.chats.allocate(chat.id, messages=1, pts=1, date=None) == (1, 1)
+        await tx.messages.insert([a_message(chat.id, 1, "kept")])
+        with pytest.raises(ValueError, match="inner"):
+            await doomed(tx)
+        assert await tx.chats.allocate(chat.id, messages=1, pts=1, date=None) == (2, 2)
+        await tx.messages.insert([a_message(chat.id, 2, "kept too")])
+
+    await storage.run_batch(write)
+    async with storage.transaction() as tx:
+        stored = await tx.chats.get(chat.id)
+        assert stored is not None and (stored.last_msg_id, stored.pts) == (2, 2)
+        assert [m.text for m in await tx.messages.get_many(chat.id, [1, 2])] == ["kept", "kept too"]
+
+
+async def test_prefetched_chats_and_memberships(storage: SqlStorage) -> None:
+    one, two = a_chat(), a_chat(ChatKind.SUPERGROUP)
+    async with storage.transaction() as tx:
+        for chat in (one, two):
+            await tx.chats.insert(chat)
+        await tx.members.put(Member(one.id, 1, MemberStatus.OWNER, joined_at=NOW))
+        await tx.members.put(Member(two.id, 1, MemberStatus.MEMBER, joined_at=NOW))
+    missing = next(_ids)
+
+    async def write(tx: Transaction) -> list[object]:
+        await tx.chats.prefetch([(two.id, 1), (one.id, 1), (one.id, 2), (missing, 1), (two.id, 1)])
+        seen: list[object] = [
+            await tx.chats.get_with_member(one.id, 1),
+            await tx.chats.get_with_member(one.id, 2),
+            await tx.chats.get_with_member(missing, 1),
+            await tx.chats.get_with_member(two.id, 3),  # not prefetched: read on demand
+        ]
+        assert await tx.chats.allocate(two.id, messages=1, pts=1, date=NOW + 9) == (1, 1)
+        assert await tx.chats.allocate(two.id, messages=1, pts=1, date=None) == (2, 2)
+        after, _ = await tx.chats.get_with_member(two.id, 1)
+        seen.append((after.last_msg_id, after.pts, after.top_date) if after else None)
+        return seen
+
+    by_owner, outsider, nothing, other, counters = await storage.run_batch(write)
+    found, owner = by_owner  # type: ignore[misc]
+    assert found == one and owner is not None and owner.status is MemberStatus.OWNER
+    assert outsider == (one, None) and nothing == (None, None) and other == (two, None)
+    assert counters == (2, 2, NOW + 9)
+    async with storage.transaction() as tx:
+        stored = await tx.chats.get(two.id)
+    assert stored is not None and (stored.last_msg_id, stored.pts, stored.top_date) == (2, 2, NOW + 9)

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from palaver.adapters.storage import search_dialect
 from palaver.adapters.storage.dialect import is_unique_violation
 from palaver.adapters.storage.messenger_rows import (
+    chat_from_tuple,
     chat_row,
     draft_row,
     invite_row,
+    member_from_tuple,
     member_row,
     to_chat,
     to_invite,
     to_member,
 )
+from palaver.adapters.storage.messenger_sql import CHAT_WIDTH
 from palaver.adapters.storage.tables_messenger import chat_invites, chat_members, chats, join_requests
+from palaver.adapters.storage.write_behind import TxState
 from palaver.domain.messenger.chats import Chat, ChatKind
 from palaver.domain.messenger.invites import Invite, JoinRequest
 from palaver.domain.messenger.members import Draft, Member
@@ -28,33 +32,17 @@ from palaver.errors import Conflict
 _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 
 
-# The hot path of every request, built once (statement construction costs more than running it).
-_CHAT_WITH_MEMBER = (
-    select(chats, chat_members)
-    .select_from(
-        chats.outerjoin(
-            chat_members,
-            and_(chat_members.c.chat_id == chats.c.id, chat_members.c.user_id == bindparam("member_id")),
-        )
-    )
-    .where(chats.c.id == bindparam("chat_key"))
-)
-_ALLOCATE = (
-    update(chats)
-    .where(chats.c.id == bindparam("chat_key"))
-    .values(last_msg_id=chats.c.last_msg_id + bindparam("add_msgs"), pts=chats.c.pts + bindparam("add_pts"))
-    .returning(chats.c.last_msg_id, chats.c.pts)
-)
-_ALLOCATE_AT = _ALLOCATE.values(top_date=bindparam("at"))
-
-
 def _name_taken() -> Conflict:
     return Conflict("This username is taken.", code="username_taken")
 
 
 class SqlChatRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """``get_with_member`` and ``allocate`` are the hot path of every write: plain SQL, with the
+    counters held in the transaction's memory (``write_behind``)."""
+
+    def __init__(self, conn: AsyncConnection, state: TxState) -> None:
         self._conn = conn
+        self._state = state
 
     async def insert(self, chat: Chat) -> None:
         """Raise ``Conflict(username_taken)`` or ``Conflict(chat_exists)`` (private chat) on a clash."""
@@ -80,12 +68,14 @@ class SqlChatRepository:
 
     async def get_with_member(self, chat_id: int, user_id: int) -> tuple[Chat | None, Member | None]:
         """The chat and the user's membership row, in one query (the hot path of every request)."""
-        params = {"chat_key": chat_id, "member_id": user_id}
-        row = (await self._conn.execute(_CHAT_WITH_MEMBER, params)).first()
+        row, counters = await self._state.chat_with_member(chat_id, user_id)
         if row is None:
             return None, None
-        # No column name is shared by the two tables, so one row maps to both.
-        return to_chat(row), to_member(row) if row.user_id is not None else None
+        member = member_from_tuple(row, CHAT_WIDTH) if row[CHAT_WIDTH] is not None else None
+        return chat_from_tuple(row, counters), member
+
+    async def prefetch(self, keys: list[tuple[int, int]]) -> None:
+        await self._state.prefetch(keys)
 
     async def get_private(self, key: str) -> Chat | None:
         row = (await self._conn.execute(select(chats).where(chats.c.private_key == key))).first()
@@ -110,12 +100,9 @@ class SqlChatRepository:
 
     async def allocate(self, chat_id: int, *, messages: int, pts: int, date: float | None) -> tuple[int, int]:
         """Advance the message counter by ``messages`` and the channel box by ``pts`` atomically (the
-        row stays locked until commit); returns the new ``(last_msg_id, pts)``."""
-        params: dict[str, object] = {"chat_key": chat_id, "add_msgs": messages, "add_pts": pts}
-        if date is not None:
-            params["at"] = date
-        row = (await self._conn.execute(_ALLOCATE if date is None else _ALLOCATE_AT, params)).one()
-        return int(row.last_msg_id), int(row.pts)
+        row stays locked until commit); returns the new ``(last_msg_id, pts)``. ``LookupError`` when
+        there is no such chat."""
+        return await self._state.allocate(chat_id, messages, pts, date)
 
     async def set_pinned(self, chat_id: int, msg_id: int) -> None:
         await self._conn.execute(update(chats).where(chats.c.id == chat_id).values(pinned_msg_id=msg_id))
@@ -137,8 +124,9 @@ class SqlChatRepository:
 
 
 class SqlMemberRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, state: TxState) -> None:
         self._conn = conn
+        self._state = state
 
     async def get(self, chat_id: int, user_id: int) -> Member | None:
         query = select(chat_members).where(chat_members.c.chat_id == chat_id, chat_members.c.user_id == user_id)
@@ -176,10 +164,9 @@ class SqlMemberRepository:
         )
 
     async def active_user_ids(self, chat_id: int) -> list[int]:
-        query = select(chat_members.c.user_id).where(
-            chat_members.c.chat_id == chat_id, chat_members.c.status.in_(_ACTIVE)
-        )
-        return sorted(int(uid) for uid in (await self._conn.execute(query)).scalars())
+        """Sorted (the hot path of every group message: cached until the transaction writes anything
+        but deferred rows)."""
+        return await self._state.active_members(chat_id)
 
     async def list_members(
         self, chat_id: int, *, statuses: tuple[MemberStatus, ...], after_user_id: int, limit: int

@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from palaver.adapters.storage import search_dialect
 from palaver.adapters.storage.dialect import insert_ignoring_conflicts, upsert
-from palaver.adapters.storage.messenger_rows import dump_json, message_row, to_message
+from palaver.adapters.storage.messenger_rows import dump_json, message_tuple, to_message
 from palaver.adapters.storage.tables_messenger import chat_members, hidden_messages, message_reactions, messages
+from palaver.adapters.storage.write_behind import TxState
 from palaver.domain.messenger.messages import Entity, Message, reaction_counts
 from palaver.domain.messenger.roles import ACTIVE_STATUSES
 from palaver.domain.messenger.search import index_text
@@ -31,15 +32,15 @@ def _not_hidden(user_id: int | None) -> list[ColumnElement[bool]]:
 
 
 class SqlMessageRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, state: TxState) -> None:
         self._conn = conn
+        self._state = state
 
     async def insert(self, items: list[Message]) -> None:
-        """Insert messages and index their text."""
-        if not items:
-            return
-        await self._conn.execute(messages.insert(), [message_row(m) for m in items])
-        await search_dialect.index_messages(self._conn, [(m.uid, index_text(m.text)) for m in items])
+        """Insert messages and index their text (deferred: written in bulk when the transaction
+        flushes, before any other statement)."""
+        if items:
+            self._state.add_messages([message_tuple(m) for m in items], [(m.uid, index_text(m.text)) for m in items])
 
     async def get(self, chat_id: int, msg_id: int, *, lock: bool = False) -> Message | None:
         """With ``lock``, the row stays locked until commit (PostgreSQL; SQLite locks the database)."""

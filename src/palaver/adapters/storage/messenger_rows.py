@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -60,6 +61,54 @@ def to_chat(row: Any) -> Chat:
         top_date=row.top_date,
         pts=row.pts,
         pinned_msg_id=row.pinned_msg_id,
+    )
+
+
+def chat_from_tuple(row: Sequence[Any], counters: Sequence[Any] | None = None) -> Chat:
+    """A chat from the first ``CHAT_WIDTH`` columns of a hot-path row (``messenger_sql``), with the
+    counters the transaction holds in memory, if any, instead of the stored ones."""
+    last_msg_id, top_date, pts = (counters[0], counters[2], counters[1]) if counters else (row[10], row[11], row[12])
+    return Chat(
+        id=row[0],
+        kind=ChatKind(row[1]),
+        title=row[2],
+        created_at=row[3],
+        about=row[4],
+        username=row[5],
+        owner_id=row[6],
+        private_key=row[7],
+        signatures=bool(row[8]),
+        member_count=row[9],
+        last_msg_id=last_msg_id,
+        top_date=top_date,
+        pts=pts,
+        pinned_msg_id=row[13],
+    )
+
+
+def member_from_tuple(row: Sequence[Any], at: int) -> Member:
+    """A membership from the columns of a hot-path row starting at ``at`` (``messenger_sql``)."""
+    draft = None
+    if row[at + 14] is not None:
+        draft = Draft(
+            text=row[at + 11] or "",
+            entities=tuple(load_json(row[at + 12]) or ()),
+            reply_to=row[at + 13],
+            date=row[at + 14],
+        )
+    return Member(
+        chat_id=row[at],
+        user_id=row[at + 1],
+        status=MemberStatus(row[at + 2]),
+        joined_at=row[at + 3],
+        rights=AdminRights(row[at + 4]),
+        promoted_by=row[at + 5],
+        until=row[at + 6],
+        history_from=row[at + 7],
+        read_inbox_max=row[at + 8],
+        read_outbox_max=row[at + 9],
+        pinned_rank=row[at + 10],
+        draft=draft,
     )
 
 
@@ -135,6 +184,27 @@ def message_row(message: Message) -> dict[str, Any]:
         "views": message.views,
         "reactions": dump_json(dict(message.reactions)) if message.reactions else None,
     }
+
+
+def message_tuple(message: Message) -> tuple[Any, ...]:
+    """``message_row`` in the column order of ``messenger_sql.insert_messages``."""
+    return (
+        message.uid,
+        message.chat_id,
+        message.id,
+        message.sender_id,
+        message.anonymous,
+        message.date,
+        message.text,
+        dump_json([e.to_json() for e in message.entities]) if message.entities else None,
+        message.reply_to,
+        dump_json(message.forward.to_json()) if message.forward else None,
+        message.edit_date,
+        message.silent,
+        message.signature,
+        message.views,
+        dump_json(dict(message.reactions)) if message.reactions else None,
+    )
 
 
 def _entity(data: dict[str, Any]) -> Entity:

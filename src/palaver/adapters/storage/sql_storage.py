@@ -14,7 +14,9 @@ from palaver.adapters.storage.accounts import SqlDeviceRepository, SqlSessionRep
 from palaver.adapters.storage.dialect import create_engine, create_sqlite_writer_engine
 from palaver.adapters.storage.messenger_chats import SqlChatRepository, SqlInviteRepository, SqlMemberRepository
 from palaver.adapters.storage.messenger_messages import SqlMessageRepository
+from palaver.adapters.storage.messenger_sql import Driver
 from palaver.adapters.storage.messenger_updates import SqlUpdateRepository
+from palaver.adapters.storage.write_behind import guarded
 from palaver.adapters.storage.writer_thread import SqliteWriterThread
 from palaver.ports import Transaction
 
@@ -22,19 +24,27 @@ T = TypeVar("T")
 
 
 class SqlTransaction:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.connection = conn
+    """The repositories of one transaction, on a connection that defers the hot writes
+    (``write_behind``): call ``flush`` before committing."""
+
+    def __init__(self, conn: AsyncConnection, driver: Driver | None = None) -> None:
+        self.connection, self._state = guarded(conn, driver)
+        conn = self.connection
         self.users = SqlUserRepository(conn)
         self.sessions = SqlSessionRepository(conn)
         self.devices = SqlDeviceRepository(conn)
-        self.chats = SqlChatRepository(conn)
-        self.members = SqlMemberRepository(conn)
-        self.messages = SqlMessageRepository(conn)
-        self.updates = SqlUpdateRepository(conn)
+        self.chats = SqlChatRepository(conn, self._state)
+        self.members = SqlMemberRepository(conn, self._state)
+        self.messages = SqlMessageRepository(conn, self._state)
+        self.updates = SqlUpdateRepository(conn, self._state)
         self.invites = SqlInviteRepository(conn)
 
     def savepoint(self) -> AsyncTransaction:
         return self.connection.begin_nested()
+
+    async def flush(self) -> None:
+        """Write what is deferred (the transaction is about to commit)."""
+        await self._state.flush()
 
 
 class UnitOfWork:
@@ -43,6 +53,7 @@ class UnitOfWork:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._conn: AsyncConnection | None = None
+        self._tx: SqlTransaction | None = None
 
     async def __aenter__(self) -> SqlTransaction:
         self._conn = await self._engine.connect()
@@ -51,15 +62,22 @@ class UnitOfWork:
         except BaseException:
             await self._conn.close()
             raise
-        return SqlTransaction(self._conn)
+        self._tx = SqlTransaction(self._conn)
+        return self._tx
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._conn is not None
+        assert self._conn is not None and self._tx is not None
         conn, self._conn = self._conn, None
+        tx, self._tx = self._tx, None
         try:
             if exc_type is None:
+                try:
+                    await tx.flush()
+                except BaseException:
+                    await conn.rollback()
+                    raise
                 await conn.commit()
             else:
                 await conn.rollback()
@@ -95,11 +113,18 @@ class SqlStorage:
             self._writer_checked = True
             engine = create_sqlite_writer_engine(self.engine.url.render_as_string(hide_password=False))
             if engine is not None:
-                self._writer = SqliteWriterThread(engine, SqlTransaction)
-        if self._writer is not None:
-            return await self._writer.run(work)
-        async with self.transaction() as tx:
-            return await work(tx)
+                self._writer = SqliteWriterThread(engine)
+        if self._writer is None:
+            async with self.transaction() as tx:
+                return await work(tx)
+
+        async def body(conn: AsyncConnection, driver: Driver) -> T:
+            tx = SqlTransaction(conn, driver)
+            result = await work(tx)
+            await tx.flush()
+            return result
+
+        return await self._writer.run(body)
 
     async def close(self) -> None:
         if self._writer is not None:

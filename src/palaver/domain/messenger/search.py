@@ -19,6 +19,8 @@ _TATWEEL = "\u0640"
 
 
 def fold(text: str) -> str:
+    if text.isascii():  # nothing to decompose, strip or recompose (every message is folded on send)
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch) and ch != _TATWEEL)
     return unicodedata.normalize("NFC", stripped.casefold())

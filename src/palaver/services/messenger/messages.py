@@ -89,7 +89,7 @@ class MessageService:
             await self._clear_draft(tx, staged, access)
             return message
 
-        return await self._d.writer.run(op)
+        return await self._d.writer.run(op, chat=(chat_id, user_id))
 
     async def _signature(self, tx: Transaction, access: Access) -> str | None:
         if access.chat.kind is not ChatKind.CHANNEL or not access.chat.signatures:

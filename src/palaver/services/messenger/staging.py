@@ -3,20 +3,27 @@ row it touches, so lock order is always the same), rows stored, and the event fr
 published after the commit.
 
 The event published for a box update is ``Event(topic, "update", {"box", "pts", "pts_count",
-"update"})`` on ``user:<id>`` (common box) or ``channel:<chat_id>`` (channel box).
+"update"})`` on ``user:<id>`` (common box) or ``channel:<chat_id>`` (channel box); the update itself
+is encoded once (``msgspec.Raw``) however many boxes get it. A group commit flushes the updates of
+all its writes together (``flush_all``): one pts allocation and one insert for the whole batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from palaver.domain.messenger.chats import Chat
-from palaver.domain.messenger.updates import StoredUpdate, UpdateType, allocate, channel_box, common_box
+from palaver.domain.messenger.updates import StoredUpdate, UpdateType, channel_box, common_box
 from palaver.ports import Transaction
 from palaver.services.events import Event, user_topic
 
 UPDATE_EVENT = "update"
+COMMON_BOX = common_box()
+_encode = msgspec.json.Encoder().encode
 
 
 def channel_topic(chat_id: int) -> str:
@@ -25,7 +32,9 @@ def channel_topic(chat_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    owner_id: int  # user (common box) or chat (channel box)
+    """One update to one or more boxes of the same kind (the members of a group get the same one)."""
+
+    owners: tuple[int, ...]  # users (common boxes) or the chat (its channel box)
     kind: UpdateType
     chat_id: int
     msg_id: int | None
@@ -59,14 +68,17 @@ class Staged:
         msg_id: int | None = None,
         count: int = 1,
     ) -> None:
-        full = {"type": kind.value, **payload}
-        for user_id in user_ids:
-            self.common.append(_Pending(user_id, kind, chat_id, msg_id, full, count))
+        if count < 1:
+            raise ValueError("every update takes at least one pts")
+        if user_ids:
+            self.common.append(_Pending(tuple(user_ids), kind, chat_id, msg_id, {"type": kind.value, **payload}, count))
 
     def to_channel(
         self, chat_id: int, kind: UpdateType, payload: dict[str, Any], *, msg_id: int | None = None, count: int = 1
     ) -> None:
-        self.channel.append(_Pending(chat_id, kind, chat_id, msg_id, {"type": kind.value, **payload}, count))
+        if count < 1:
+            raise ValueError("every update takes at least one pts")
+        self.channel.append(_Pending((chat_id,), kind, chat_id, msg_id, {"type": kind.value, **payload}, count))
 
     def to_chat(
         self,
@@ -86,56 +98,62 @@ class Staged:
 
     async def flush(self, tx: Transaction) -> list[Event]:
         """Allocate pts, store the updates, and return the events to publish after the commit."""
-        events: list[Event] = []
-        if self.common:
-            totals: dict[int, int] = {}
-            for pending in self.common:
-                totals[pending.owner_id] = totals.get(pending.owner_id, 0) + pending.count
-            after = await tx.updates.allocate_common(totals)
-            rows = self._assign(self.common, after)
-            await tx.updates.insert_common(rows)
-            events += [
-                _event(user_topic(r.owner_id), common_box(), r, p) for r, p in zip(rows, self.common, strict=True)
-            ]
-        if self.channel:
-            totals = {}
-            for pending in self.channel:
-                totals[pending.owner_id] = totals.get(pending.owner_id, 0) + pending.count
-            after = {}
-            for chat_id in sorted(totals):
-                _, after[chat_id] = await tx.chats.allocate(chat_id, messages=0, pts=totals[chat_id], date=None)
-            rows = self._assign(self.channel, after)
-            await tx.updates.insert_channel(rows)
-            events += [
-                _event(channel_topic(r.owner_id), channel_box(r.owner_id), r, p)
-                for r, p in zip(rows, self.channel, strict=True)
-            ]
-        return events + self.events
-
-    def _assign(self, pending: list[_Pending], after: dict[int, int]) -> list[StoredUpdate]:
-        by_owner: dict[int, list[int]] = {}
-        for index, item in enumerate(pending):
-            by_owner.setdefault(item.owner_id, []).append(index)
-        pts_of: dict[int, int] = {}
-        for owner, indexes in by_owner.items():
-            values = allocate(after[owner], [pending[i].count for i in indexes])
-            pts_of.update(zip(indexes, values, strict=True))
-        return [
-            StoredUpdate(
-                owner_id=item.owner_id,
-                pts=pts_of[i],
-                pts_count=item.count,
-                kind=item.kind,
-                chat_id=item.chat_id,
-                msg_id=item.msg_id,
-                data=_stored_data(item.kind, item.payload),
-                date=self.now,
-            )
-            for i, item in enumerate(pending)
-        ]
+        return (await flush_all(tx, [self]))[0]
 
 
-def _event(topic: str, box: str, row: StoredUpdate, pending: _Pending) -> Event:
-    return Event(
-        topic, UPDATE_EVENT, {"box": box, "pts": row.pts, "pts_count": row.pts_count, "update": pending.payload}
-    )
+def _totals(batch: Sequence[Staged], box: str) -> dict[int, int]:
+    totals: dict[int, int] = {}
+    for staged in batch:
+        for pending in getattr(staged, box):
+            for owner in pending.owners:
+                totals[owner] = totals.get(owner, 0) + pending.count
+    return totals
+
+
+async def flush_all(tx: Transaction, batch: Sequence[Staged]) -> list[list[Event]]:
+    """The box updates of several writes (in their order), with one pts allocation for all common
+    boxes and one per channel box; returns each write's events, to publish after the commit.
+
+    pts of a box are handed out in write order, then in staging order within a write, exactly as
+    if every write had been flushed alone one after the other."""
+    events: list[list[Event]] = [[] for _ in batch]
+    totals = _totals(batch, "common")
+    if totals:
+        after = await tx.updates.allocate_common(totals)
+        rows = _assign(batch, "common", {owner: after[owner] - totals[owner] for owner in totals}, events)
+        await tx.updates.insert_common(rows)
+    totals = _totals(batch, "channel")
+    if totals:
+        before = {}
+        for chat_id in sorted(totals):  # lock order: chat ids ascending
+            _, pts = await tx.chats.allocate(chat_id, messages=0, pts=totals[chat_id], date=None)
+            before[chat_id] = pts - totals[chat_id]
+        rows = _assign(batch, "channel", before, events)
+        await tx.updates.insert_channel(rows)
+    for index, staged in enumerate(batch):
+        events[index] += staged.events
+    return events
+
+
+def _assign(batch: Sequence[Staged], box: str, pts_of: dict[int, int], events: list[list[Event]]) -> list[StoredUpdate]:
+    """Give every staged update of ``box`` its pts (``pts_of``: each box's pts before the batch,
+    advanced here), build its rows and append its events."""
+    rows: list[StoredUpdate] = []
+    common = box == "common"
+    for staged, out in zip(batch, events, strict=True):
+        for pending in getattr(staged, box):
+            data = _stored_data(pending.kind, pending.payload)
+            update = msgspec.Raw(_encode(pending.payload))  # encoded once for all its boxes
+            count = pending.count
+            for owner in pending.owners:
+                pts = pts_of[owner] = pts_of[owner] + count
+                rows.append(
+                    StoredUpdate(owner, pts, count, pending.kind, pending.chat_id, pending.msg_id, data, staged.now)
+                )
+                topic, box_name = (
+                    (user_topic(owner), COMMON_BOX) if common else (channel_topic(owner), channel_box(owner))
+                )
+                out.append(
+                    Event(topic, UPDATE_EVENT, {"box": box_name, "pts": pts, "pts_count": count, "update": update})
+                )
+    return rows

@@ -1,10 +1,13 @@
 """Every messenger write runs through a ``Writer``: one transaction, box updates flushed at its end,
 events published only after the commit.
 
-With ``batch=True`` (the choice for SQLite, where there is one writer at a time anyway) writes are
-queued and a single task commits many of them in one transaction ("group commit"), each inside its
-own savepoint so one failing write rolls back alone. Callers see the same thing either way: the
-result once committed (or the write's own error), and its events published in commit order.
+With ``batch=True`` writes are queued and a single task commits many of them in one transaction
+("group commit") as soon as the previous batch is done. The batch runs optimistically: every write,
+then the box updates of all of them together (one pts allocation, one insert — ``flush_all``); the
+storage defers the hot rows (messages, counters) and writes each table once per batch. If anything
+fails, the batch is rolled back and run again with a savepoint per write, so one failing write rolls
+back alone. Callers see the same thing either way: the result once committed (or the write's own
+error), and its events published in commit order.
 """
 
 from __future__ import annotations
@@ -18,15 +21,11 @@ from typing import Any, Generic, TypeVar
 
 from palaver.ports import BatchStorage, Broker, Clock, Storage, Transaction
 from palaver.services.events import Event, publish_all
-from palaver.services.messenger.staging import Staged
+from palaver.services.messenger.staging import Staged, flush_all
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 WriteOp = Callable[[Transaction, Staged], Awaitable[T]]
-
-
-class _WriteFailed(Exception):
-    """One write of an optimistic batch failed: the batch is retried with savepoints."""
 
 
 @dataclass
@@ -34,6 +33,7 @@ class _Job(Generic[T]):
     op: WriteOp[T]
     future: asyncio.Future[T]
     events: list[Event]
+    chat: tuple[int, int] | None  # (chat_id, user_id) whose access the write loads first
 
 
 class Writer:
@@ -49,8 +49,12 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def run(self, op: WriteOp[T]) -> T:
-        """Run ``op`` in a transaction; publish what it staged after the commit; return its result."""
+    async def run(self, op: WriteOp[T], *, chat: tuple[int, int] | None = None) -> T:
+        """Run ``op`` in a transaction; publish what it staged after the commit; return its result.
+
+        ``chat``: the ``(chat_id, user_id)`` whose chat and membership ``op`` loads first; a group
+        commit loads those of all its writes in one query (and, on PostgreSQL, locks the chat rows
+        in id order before anything else)."""
         if self._closed:
             raise RuntimeError("the messenger writer is closed")
         if not self._batch:
@@ -60,7 +64,7 @@ class Writer:
             self._task = asyncio.create_task(self._drain(), name="messenger-group-commit")
         assert self._queue is not None
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(op, future, []))
+        await self._queue.put(_Job(op, future, [], chat))
         return await future
 
     async def _run_alone(self, op: WriteOp[T]) -> T:
@@ -80,6 +84,8 @@ class Writer:
             log.exception("publishing %d messenger events failed", len(events))
 
     async def _drain(self) -> None:
+        """Commit whatever is queued as soon as the previous batch is done: no timer, so a lone
+        write commits at once and batches grow only while the writer is busy."""
         assert self._queue is not None
         while True:
             jobs = [await self._queue.get()]
@@ -92,15 +98,18 @@ class Writer:
                 for job in jobs:
                     if not job.future.done():
                         job.future.set_exception(exc)
+            # A batch may run right on the event loop (SQLite on one CPU): let the loop answer the
+            # writers just committed and read new requests before the next batch.
+            await asyncio.sleep(0)
 
     async def _commit(self, jobs: list[_Job[Any]]) -> None:
-        """Optimistically run the whole batch in one transaction without savepoints; if one write
+        """Optimistically run the whole batch in one transaction without savepoints; if anything
         fails, roll back and run the batch again with a savepoint per write (so a failing write
         costs one retry of its batch, never more)."""
         live = [job for job in jobs if not job.future.cancelled()]
         try:
             outcomes = await self._run_batch(live, savepoints=False)
-        except _WriteFailed:
+        except Exception:  # a write failed, or the batch's own flush or commit did
             outcomes = await self._run_batch(live, savepoints=True)
         for job, result, error in outcomes:
             if error is None:
@@ -123,16 +132,22 @@ class Writer:
     async def _batch_body(
         self, tx: Transaction, jobs: list[_Job[Any]], *, savepoints: bool
     ) -> list[tuple[_Job[Any], Any, BaseException | None]]:
-        """Awaits nothing but ``tx``: it may run on the storage's writer thread."""
+        """Awaits nothing but ``tx``: it may run on the storage's writer thread.
+
+        Optimistic (no savepoints): every write runs, then the box updates of all of them are
+        flushed together (one pts allocation and one insert for the batch). With savepoints: each
+        write and its updates alone in a savepoint, so a failing one rolls back alone."""
+        if not savepoints:
+            keys = [job.chat for job in jobs if job.chat is not None]
+            if keys:
+                await tx.chats.prefetch(keys)
+            staged = [Staged(now=self._clock.now()) for _ in jobs]
+            results = [await job.op(tx, stage) for job, stage in zip(jobs, staged, strict=True)]
+            for job, events in zip(jobs, await flush_all(tx, staged), strict=True):
+                job.events = events
+            return [(job, result, None) for job, result in zip(jobs, results, strict=True)]
         outcomes: list[tuple[_Job[Any], Any, BaseException | None]] = []
         for job in jobs:
-            if not savepoints:
-                try:
-                    result = await self._run_job(tx, job)
-                except Exception as exc:
-                    raise _WriteFailed from exc  # rolls the whole batch back
-                outcomes.append((job, result, None))
-                continue
             try:
                 async with tx.savepoint():
                     result = await self._run_job(tx, job)
