@@ -380,8 +380,8 @@ def measure(server: Server, fleet: ClientFleet, scenario: Scenario, args: argpar
     results: list[dict[str, Any]] = []
     pg_pids = asyncio.run(pg_backend_pids(server.database)) if server.database else []
 
-    def sample() -> tuple[float, float, float]:
-        return cpu_seconds(server.proc.pid), sum(cpu_seconds(pid) for pid in pg_pids), busy_seconds()
+    def sample() -> tuple[float, dict[int, float], float]:
+        return cpu_seconds(server.proc.pid), {pid: cpu_seconds(pid) for pid in pg_pids}, busy_seconds()
 
     import threading
 
@@ -395,7 +395,9 @@ def measure(server: Server, fleet: ClientFleet, scenario: Scenario, args: argpar
     after = sample()
     runner.join()
     server_cpu = (after[0] - before[0]) / args.seconds * 100
-    pg_cpu = (after[1] - before[1]) / args.seconds * 100 if pg_pids else None
+    # PostgreSQL backends that exited during the window (pool churn) read as 0 at the end: left out
+    pg_seconds = sum(max(0.0, after[1][pid] - before[1][pid]) for pid in pg_pids if after[1][pid] > 0)
+    pg_cpu = pg_seconds / args.seconds * 100 if pg_pids else None
     client_cpu = sum(r["cpu_s"] for r in results) / args.seconds * 100
     machine_busy = (after[2] - before[2]) / args.seconds * 100
     other = max(0.0, machine_busy - server_cpu - client_cpu - (pg_cpu or 0.0))
@@ -508,7 +510,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per scenario (default 8)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before measuring (default 2)")
     parser.add_argument("--drain", type=float, default=1.0, help="open loop: wait this long for late deliveries")
-    parser.add_argument("--clients", type=int, default=4, help="load-client processes (default 4)")
+    parser.add_argument("--clients", type=int, default=2, help="load-client processes (default 2)")
     parser.add_argument("--via", choices=("auto", "gateway", "http"), default="auto", help="how to send (default auto)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per scenario; the quietest is shown (default 2)")
     parser.add_argument(
