@@ -20,7 +20,6 @@ from palaver.adapters.gateway.routes_messenger import register_messenger_methods
 from palaver.adapters.gateway.routes_roulette import register_roulette_methods
 from palaver.adapters.http.api import create_http_app
 from palaver.adapters.security.passwords import Argon2Hasher
-from palaver.adapters.storage.dialect import is_sqlite
 from palaver.adapters.storage.migrate import upgrade_async
 from palaver.adapters.storage.sql_storage import SqlStorage
 from palaver.clock import SystemClock
@@ -120,7 +119,7 @@ def build(settings: Settings) -> Palaver:
         broker=broker,
         clock=clock,
         ids=ids,
-        policy=MessengerPolicy(batch_writes=is_sqlite(settings.resolved_database_url())),
+        policy=MessengerPolicy(batch_writes=settings.messenger_group_commit),
     )
     roulette = RouletteService(broker=broker, clock=clock, ids=ids)
     http = create_http_app(

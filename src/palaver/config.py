@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     turn_urls: list[str] = Field(default_factory=list)  # JSON list of turn:/turns: urls (coturn, use-auth-secret)
     turn_ttl_seconds: int = 3600  # lifetime of a TURN credential
 
+    messenger_group_commit: bool = True  # commit concurrent messenger writes together (see docs/benchmarks.md)
+
     session_secret: str | None = None
     turn_secret: str | None = None
     ip_hash_salt: str | None = None
