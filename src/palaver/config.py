@@ -54,6 +54,22 @@ class Settings(BaseSettings):
 
     messenger_group_commit: bool = True  # commit concurrent messenger writes together (see docs/benchmarks.md)
 
+    # Trust & safety (Roulette): reports, bans, snapshot classification, evidence
+    report_threshold: int = 3  # reports from this many distinct people ...
+    report_window_seconds: float = 300.0  # ... within this window ban the reported person automatically
+    ban_ladder_seconds: list[float] = Field(default_factory=lambda: [600.0, 3600.0, 86400.0])  # then review
+    snapshot_interval_seconds: float = 20.0  # clients send a frame of their own camera this often
+    snapshot_max_bytes: int = 256 * 1024
+    classifier: Literal["onnx", "off"] = "onnx"
+    classifier_threshold: float = 0.8  # nudity score at or above which a frame is acted on
+    classifier_workers: int = 1  # processes classifying frames off the event loop
+    evidence_retention_days: float = 30.0  # flagged frames are deleted after this
+    new_guest_link_block_seconds: float = 86400.0  # guests younger than this may not send links in chat
+
+    # Several processes on one machine (palaver serve --workers N, SO_REUSEPORT, Redis broker)
+    workers: int = 1
+    worker_index: int = 0  # set by the supervisor for each worker process
+
     session_secret: str | None = None
     turn_secret: str | None = None
     ip_hash_salt: str | None = None
