@@ -148,6 +148,16 @@ async def test_order_is_preserved_for_1000_messages(broker: Broker) -> None:
     assert inbox.payloads == sent
 
 
+async def test_a_burst_of_concurrent_publishes_all_arrive(broker: Broker) -> None:
+    """More publishes at once than a connection pool holds: they wait for a connection, none fails."""
+    inbox = Inbox()
+    await broker.subscribe("burst", inbox)
+    sent = {i.to_bytes(4, "big") for i in range(500)}
+    await asyncio.gather(*(broker.publish("burst", payload) for payload in sent))
+    await inbox.wait_for(500)
+    assert set(inbox.payloads) == sent
+
+
 async def test_unsubscribe_stops_delivery_and_others_continue(broker: Broker) -> None:
     leaving, staying = Inbox(), Inbox()
     sub = await broker.subscribe("t", leaving)

@@ -29,7 +29,7 @@ import random
 import re
 from typing import Any
 
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -41,6 +41,7 @@ from palaver.ports import MessageHandler
 log = logging.getLogger(__name__)
 
 _LINK_ERRORS = (RedisError, OSError)
+PUBLISH_CONNECTIONS = 64  # pooled connections for PUBLISH; more concurrent publishes wait for one
 
 
 class _State(enum.Enum):
@@ -150,7 +151,16 @@ class RedisBroker:
             raise RuntimeError("broker is closed")
         if self._state is not _State.NEW:
             return
-        self._client = Redis.from_url(self._url, retry=Retry(NoBackoff(), 1), socket_connect_timeout=5.0)
+        # A blocking pool: a burst of concurrent publishes waits for a free connection instead of failing.
+        self._client = Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                self._url,
+                retry=Retry(NoBackoff(), 1),
+                socket_connect_timeout=5.0,
+                max_connections=PUBLISH_CONNECTIONS,
+                timeout=5.0,
+            )
+        )
         options: dict[str, Any] = {"socket_connect_timeout": 5.0, **parse_url(self._url)}
         # Pub/sub messages are plain arrays in RESP2 (push frames in RESP3), whatever the URL says.
         options.update(client_name=self.client_name, socket_keepalive=True, protocol=2)
