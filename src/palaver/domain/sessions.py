@@ -17,6 +17,8 @@ class Session:
     last_seen_at: float
     user_agent: str = ""
     revoked_at: float | None = None
+    device_id: int | None = None  # the guest device signed in with
+    ip_hash: bytes | None = None  # HMAC-SHA256(ip_hash_salt, sign-in IP address); never the address
 
     def is_active(self, now: float) -> bool:
         return self.revoked_at is None and now < self.expires_at

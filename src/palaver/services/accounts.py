@@ -15,6 +15,7 @@ from palaver.domain.accounts import (
     can_grant_role,
     guest_display_name,
 )
+from palaver.domain.moderation.subjects import hash_ip
 from palaver.domain.passwords import check_password
 from palaver.domain.ratelimit import KeyedLimiter
 from palaver.domain.sessions import Device, Principal, Session
@@ -60,8 +61,10 @@ class AccountService:
         ids: IdGenerator,
         hasher: PasswordHasher,
         policy: AccountPolicy | None = None,
+        ip_hash_salt: str = "",
     ) -> None:
         self._storage = storage
+        self._ip_hash_salt = ip_hash_salt  # sessions keep HMAC-SHA256(salt, ip), never the address
         self._broker = broker
         self._clock = clock
         self._ids = ids
@@ -78,8 +81,9 @@ class AccountService:
 
     # ------------------------------------------------------------------ sign-in flows
 
-    async def continue_as_guest(self, *, device_token: str | None, user_agent: str = "") -> SignedIn:
-        """Sign a guest in: with a known device token, the same guest again; otherwise a new guest."""
+    async def continue_as_guest(self, *, device_token: str | None, user_agent: str = "", ip: str = "") -> SignedIn:
+        """Sign a guest in: with a known device token, the same guest again; otherwise a new guest.
+        The session records the device and a salted hash of ``ip``."""
         now = self._clock.now()
         async with self._storage.transaction() as tx:
             if device_token:
@@ -87,7 +91,9 @@ class AccountService:
                 if device is not None and device.revoked_at is None:
                     user = await tx.users.get(device.user_id)
                     if user is not None and user.is_guest:
-                        session, token = await self._open_session(tx, user.id, user_agent)
+                        session, token = await self._open_session(
+                            tx, user.id, user_agent, ip=ip, device_id=device.id
+                        )
                         return SignedIn(user, session, token, device_token)
             user_id = self._ids.next_id()
             user = User(
@@ -100,14 +106,21 @@ class AccountService:
             )
             await tx.users.insert(user, username_canonical=None)
             new_device = new_token(DEVICE_PREFIX)
+            device_id = self._ids.next_id()
             await tx.devices.insert(
-                Device(id=self._ids.next_id(), user_id=user_id, token_hash=hash_token(new_device), created_at=now)
+                Device(id=device_id, user_id=user_id, token_hash=hash_token(new_device), created_at=now)
             )
-            session, token = await self._open_session(tx, user_id, user_agent)
+            session, token = await self._open_session(tx, user_id, user_agent, ip=ip, device_id=device_id)
         return SignedIn(user, session, token, new_device)
 
     async def register(
-        self, *, username: str, password: str, display_name: str | None = None, user_agent: str = ""
+        self,
+        *,
+        username: str,
+        password: str,
+        display_name: str | None = None,
+        user_agent: str = "",
+        ip: str = "",
     ) -> SignedIn:
         name = Username(username)
         shown = DisplayName(display_name if display_name is not None else name.value)
@@ -124,7 +137,7 @@ class AccountService:
                 password_hash=password_hash,
             )
             await tx.users.insert(user, username_canonical=name.canonical)
-            session, token = await self._open_session(tx, user.id, user_agent)
+            session, token = await self._open_session(tx, user.id, user_agent, ip=ip)
         return SignedIn(user, session, token)
 
     async def login(self, *, username: str, password: str, ip: str = "", user_agent: str = "") -> SignedIn:
@@ -149,7 +162,7 @@ class AccountService:
                 rehashed = await asyncio.to_thread(self._hasher.hash, password)
                 user = replace(user, password_hash=rehashed)
                 await tx.users.update(user)
-            session, token = await self._open_session(tx, user.id, user_agent)
+            session, token = await self._open_session(tx, user.id, user_agent, ip=ip)
         return SignedIn(user, session, token)
 
     def _verify(self, user: User | None, password: str) -> bool:
@@ -161,8 +174,9 @@ class AccountService:
             return False
         return self._hasher.verify(user.password_hash, password[:512])
 
-    async def upgrade_guest(self, principal: Principal, *, username: str, password: str) -> User:
-        """Turn a guest into a registered account, keeping its id and so all its data."""
+    async def upgrade_guest(self, principal: Principal, *, username: str, password: str, ip: str = "") -> User:
+        """Turn a guest into a registered account, keeping its id and so all its data. The session
+        goes on (with its device recorded); ``ip``, when given, becomes its recorded IP hash."""
         name = Username(username)
         check_password(password, username=name.value)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
@@ -178,12 +192,17 @@ class AccountService:
             )
             await tx.users.update(upgraded)
             await tx.devices.revoke_for_user(user.id, self._clock.now())
+            ip_hash = hash_ip(self._ip_hash_salt, ip)
+            if ip_hash is not None:
+                await tx.sessions.set_ip_hash(principal.session_id, ip_hash)
         await publish_all(self._broker, [Event(user_topic(user.id), "user.updated", user_json(upgraded))])
         return upgraded
 
     # ------------------------------------------------------------------ sessions
 
-    async def _open_session(self, tx: Transaction, user_id: int, user_agent: str) -> tuple[Session, str]:
+    async def _open_session(
+        self, tx: Transaction, user_id: int, user_agent: str, *, ip: str = "", device_id: int | None = None
+    ) -> tuple[Session, str]:
         now = self._clock.now()
         token = new_token(SESSION_PREFIX)
         session = Session(
@@ -194,6 +213,8 @@ class AccountService:
             expires_at=now + self._policy.session_ttl_seconds,
             last_seen_at=now,
             user_agent=user_agent[:MAX_USER_AGENT],
+            device_id=device_id,
+            ip_hash=hash_ip(self._ip_hash_salt, ip),
         )
         await tx.sessions.insert(session)
         return session, token

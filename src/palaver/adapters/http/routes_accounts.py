@@ -62,7 +62,9 @@ def _signed_in(result: SignedIn) -> dict[str, Any]:
 @router.post("/auth/guest", tags=["auth"])
 async def continue_as_guest(body: GuestIn, request: Request, accounts: Accounts) -> dict[str, Any]:
     """Sign in as a guest; with a device token from before, as the same guest."""
-    result = await accounts.continue_as_guest(device_token=body.device_token, user_agent=user_agent(request))
+    result = await accounts.continue_as_guest(
+        device_token=body.device_token, user_agent=user_agent(request), ip=client_ip(request)
+    )
     return _signed_in(result)
 
 
@@ -73,6 +75,7 @@ async def register(body: RegisterIn, request: Request, accounts: Accounts) -> di
         password=body.password,
         display_name=body.display_name,
         user_agent=user_agent(request),
+        ip=client_ip(request),
     )
     return _signed_in(result)
 
@@ -86,9 +89,13 @@ async def login(body: LoginIn, request: Request, accounts: Accounts) -> dict[str
 
 
 @router.post("/auth/upgrade", tags=["auth"])
-async def upgrade(body: UpgradeIn, principal: CurrentPrincipal, accounts: Accounts) -> dict[str, Any]:
+async def upgrade(
+    body: UpgradeIn, request: Request, principal: CurrentPrincipal, accounts: Accounts
+) -> dict[str, Any]:
     """Register the current guest account under a username, keeping everything it has."""
-    user = await accounts.upgrade_guest(principal, username=body.username, password=body.password)
+    user = await accounts.upgrade_guest(
+        principal, username=body.username, password=body.password, ip=client_ip(request)
+    )
     return {"user": user_json(user)}
 
 

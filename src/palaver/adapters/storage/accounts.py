@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -57,6 +58,8 @@ def _to_session(row: Any) -> Session:
         last_seen_at=row.last_seen_at,
         user_agent=row.user_agent,
         revoked_at=row.revoked_at,
+        device_id=row.device_id,
+        ip_hash=bytes(row.ip_hash) if row.ip_hash is not None else None,
     )
 
 
@@ -82,6 +85,13 @@ class SqlUserRepository:
         query = select(users).where(users.c.username_canonical == username.lower())
         row = (await self._conn.execute(query)).first()
         return _to_user(row) if row else None
+
+    async def get_many(self, user_ids: Iterable[int]) -> dict[int, User]:
+        wanted = sorted(set(user_ids))
+        if not wanted:
+            return {}
+        rows = await self._conn.execute(select(users).where(users.c.id.in_(wanted)))
+        return {row.id: _to_user(row) for row in rows}
 
     async def update(self, user: User) -> None:
         try:
@@ -115,6 +125,8 @@ class SqlSessionRepository:
                 last_seen_at=session.last_seen_at,
                 user_agent=session.user_agent,
                 revoked_at=session.revoked_at,
+                device_id=session.device_id,
+                ip_hash=session.ip_hash,
             )
         )
 
@@ -154,6 +166,17 @@ class SqlSessionRepository:
     async def touch(self, session_id: int, now: float) -> None:
         await self._conn.execute(update(sessions).where(sessions.c.id == session_id).values(last_seen_at=now))
 
+    async def set_ip_hash(self, session_id: int, ip_hash: bytes) -> None:
+        await self._conn.execute(update(sessions).where(sessions.c.id == session_id).values(ip_hash=ip_hash))
+
+    async def ip_hashes(self, user_id: int, *, since: float) -> list[bytes]:
+        query = (
+            select(sessions.c.ip_hash)
+            .where(sessions.c.user_id == user_id, sessions.c.ip_hash.is_not(None), sessions.c.last_seen_at >= since)
+            .distinct()
+        )
+        return [bytes(value) for value in (await self._conn.execute(query)).scalars()]
+
 
 class SqlDeviceRepository:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -181,6 +204,11 @@ class SqlDeviceRepository:
             created_at=row.created_at,
             revoked_at=row.revoked_at,
         )
+
+    async def ids_for_user(self, user_id: int) -> list[int]:
+        """Every device the user ever had, revoked ones included (a ban follows the hardware)."""
+        query = select(devices.c.id).where(devices.c.user_id == user_id).order_by(devices.c.id)
+        return list((await self._conn.execute(query)).scalars())
 
     async def revoke_for_user(self, user_id: int, now: float) -> None:
         await self._conn.execute(

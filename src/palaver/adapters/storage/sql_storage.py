@@ -16,6 +16,12 @@ from palaver.adapters.storage.messenger_chats import SqlChatRepository, SqlInvit
 from palaver.adapters.storage.messenger_messages import SqlMessageRepository
 from palaver.adapters.storage.messenger_sql import Driver
 from palaver.adapters.storage.messenger_updates import SqlUpdateRepository
+from palaver.adapters.storage.moderation import SqlAppealRepository, SqlBanRepository, SqlReportRepository
+from palaver.adapters.storage.moderation_evidence import (
+    SqlAuditRepository,
+    SqlFlaggedFrameRepository,
+    SqlRouletteBlockRepository,
+)
 from palaver.adapters.storage.write_behind import guarded
 from palaver.adapters.storage.writer_thread import SqliteWriterThread
 from palaver.ports import Transaction
@@ -38,6 +44,12 @@ class SqlTransaction:
         self.messages = SqlMessageRepository(conn, self._state)
         self.updates = SqlUpdateRepository(conn, self._state)
         self.invites = SqlInviteRepository(conn)
+        self.reports = SqlReportRepository(conn)
+        self.bans = SqlBanRepository(conn)
+        self.appeals = SqlAppealRepository(conn)
+        self.flagged_frames = SqlFlaggedFrameRepository(conn)
+        self.audit_log = SqlAuditRepository(conn)
+        self.roulette_blocks = SqlRouletteBlockRepository(conn)
 
     def savepoint(self) -> AsyncTransaction:
         return self.connection.begin_nested()

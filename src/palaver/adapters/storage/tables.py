@@ -50,6 +50,8 @@ sessions = Table(
     Column("last_seen_at", Double, nullable=False),
     Column("user_agent", String(256), nullable=False, default=""),
     Column("revoked_at", Double, nullable=True),
+    Column("device_id", BigInteger, nullable=True),  # the guest device signed in with (migration 0003)
+    Column("ip_hash", LargeBinary(32), nullable=True),  # HMAC-SHA256(ip_hash_salt, sign-in IP) (0003)
     Index("ix_sessions_user_id", "user_id"),
 )
 
