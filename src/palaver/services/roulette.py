@@ -24,6 +24,7 @@ from typing import Any, Literal
 import msgspec
 
 from palaver.domain.accounts import DisplayName
+from palaver.domain.links import contains_link
 from palaver.domain.ratelimit import KeyedLimiter
 from palaver.domain.roulette import (
     Ended,
@@ -73,6 +74,7 @@ class _Member:
     user_id: int
     display_name: str
     last_pair: Pair | None = None  # the pair this session most recently left, for a late block
+    may_send_links: bool = True  # False for brand-new guests (see palaver.domain.links)
 
 
 def _not_in_pair() -> Forbidden:
@@ -121,8 +123,10 @@ class RouletteService:
         text_only: bool,
         auto_next: bool = True,
         display_name: str,
+        may_send_links: bool = True,
     ) -> dict[str, Any]:
-        """Enter the queue; ``{"state": "searching"}`` or, if matched at once, ``{"state": "paired", ...}``."""
+        """Enter the queue; ``{"state": "searching"}`` or, if matched at once, ``{"state": "paired", ...}``.
+        ``may_send_links=False``: chat messages containing a link are refused (``links_not_allowed``)."""
         profile = Profile(
             person=principal.user_id,
             languages=normalise_languages(languages),
@@ -141,7 +145,7 @@ class RouletteService:
             raise Conflict("Roulette is open in too many sessions.", code="too_many_sessions")
         if state is ParticipantState.IDLE:
             self._matcher.leave(session, now)  # idle: start again with the new criteria
-        self._members[session] = _Member(user_id=principal.user_id, display_name=name)
+        self._members[session] = _Member(user_id=principal.user_id, display_name=name, may_send_links=may_send_links)
         self._sessions_of_user.setdefault(principal.user_id, set()).add(session)
         steps = self._matcher.join(session, profile, now)
         return await self._commit(steps, reply_for=session)
@@ -173,28 +177,39 @@ class RouletteService:
     async def block(self, principal: Principal, *, pair_id: str) -> dict[str, Any]:
         """Never meet this pair's partner again (in this process). Works on the current pair —
         then the caller moves on as with ``next`` — or on the pair the caller left last."""
-        session = principal.session_id
-        member = self._members.get(session)
-        if member is None:
-            raise _not_in_pair()
-        current = self._matcher.pair_of(session)
-        if current is not None and str(current.id) == pair_id:
-            target = current
-        elif member.last_pair is not None and str(member.last_pair.id) == pair_id:
-            target = member.last_pair
-        else:
-            raise _not_in_pair()
-        partner_person = target.person_of(target.partner_of(session))
-        self._matcher.block(principal.user_id, partner_person)
-        steps: list[Step] = []
-        if target is current:
-            steps = self._matcher.next(session, self._clock.monotonic())
-        return await self._commit(steps, reply_for=session)
+        _, reply = self._block_partner(principal, pair_id)
+        return await self._send(reply)
+
+    async def report_target(self, principal: Principal, *, pair_id: str) -> tuple[int, dict[str, Any]]:
+        """Like ``block``, for a report: the partner's user id and the caller's reply after moving on.
+        The report itself (and the persistent block) is the moderation service's business."""
+        partner, reply = self._block_partner(principal, pair_id)
+        return partner, await self._send(reply)
 
     def add_block(self, user_id: int, other_user_id: int) -> None:
         """Feed a block from elsewhere (a report, moderation, blocks loaded at start-up): these two
         people are never paired again by this process. Does not end a pair in progress."""
         self._matcher.block(user_id, other_user_id)
+
+    async def load_blocks(self, pairs: list[tuple[int, int]]) -> None:
+        """Feed persistent blocks (loaded from storage at start-up): those people never meet again."""
+        for user_id, other_user_id in pairs:
+            self._matcher.block(user_id, other_user_id)
+
+    async def expel(self, user_id: int, ban_json: dict[str, Any]) -> None:
+        """The user was banned: end their pairs (partners are told as usual), take every session of
+        theirs out of Roulette and send ``roulette.banned`` {"ban": ban_json} to each of them."""
+        now = self._clock.monotonic()
+        for session in sorted(self._sessions_of_user.pop(user_id, set())):
+            self._stage(self._matcher.leave(session, now))
+            self._members.pop(session, None)
+            self._outbox.append(Event(session_topic(session), "roulette.banned", {"ban": ban_json}))
+        await self._flush()
+
+    async def in_pair(self, session_id: int, pair_id: str) -> bool:
+        """Is this session a member of the live pair ``pair_id`` right now?"""
+        pair = self._matcher.pair_of(session_id)
+        return pair is not None and str(pair.id) == pair_id
 
     async def status(self, principal: Principal) -> dict[str, Any]:
         """The caller's state now, shaped like the replies of ``start`` and ``next``."""
@@ -254,6 +269,8 @@ class RouletteService:
             raise InvalidInput(
                 f"A chat message has 1–{self._policy.max_chat_chars} characters.", code="invalid_chat_text"
             )
+        if not self._members[principal.session_id].may_send_links and contains_link(text):
+            raise Forbidden("New guest accounts cannot send links yet.", code="links_not_allowed")
         key = str(principal.user_id)
         if not self._chat_limits.allow(key, self._clock.monotonic()):
             raise RateLimited(
@@ -309,6 +326,30 @@ class RouletteService:
     def _require_member(self, session: int) -> None:
         if self._matcher.state_of(session) is None:
             raise Conflict("Roulette is not started in this session.", code="not_started")
+
+    def _block_partner(self, principal: Principal, pair_id: str) -> tuple[int, dict[str, Any]]:
+        """Block the partner of the caller's current pair (then move on as with ``next``) or of the
+        pair the caller left last: (the partner's user id, the caller's reply), events staged."""
+        session = principal.session_id
+        member = self._members.get(session)
+        if member is None:
+            raise _not_in_pair()
+        current = self._matcher.pair_of(session)
+        if current is not None and str(current.id) == pair_id:
+            target = current
+        elif member.last_pair is not None and str(member.last_pair.id) == pair_id:
+            target = member.last_pair
+        else:
+            raise _not_in_pair()
+        partner = target.person_of(target.partner_of(session))
+        self._matcher.block(principal.user_id, partner)
+        if target is current:
+            self._stage(self._matcher.next(session, self._clock.monotonic()))
+        return partner, self._reply(session)
+
+    async def _send(self, reply: dict[str, Any]) -> dict[str, Any]:
+        await self._flush()
+        return reply
 
     def _live_pair(self, session: int, pair_id: str) -> Pair:
         pair = self._matcher.pair_of(session)

@@ -1,8 +1,10 @@
 """Roulette methods over the gateway: the queue, WebRTC signalling and text chat within a pair.
 
 Events come back on the caller's ``session:<id>`` topic (``roulette.matched``,
-``roulette.partner_left``, ``roulette.signal``, ``roulette.chat``); ``roulette:stats`` (online and
-searching counts) is a public topic clients join with ``topics.subscribe``.
+``roulette.partner_left``, ``roulette.signal``, ``roulette.chat``, ``roulette.banned``);
+``roulette:stats`` (online and searching counts) is a public topic clients join with
+``topics.subscribe``. ``roulette.report`` moves the caller on like ``roulette.next`` and files the
+report with the moderation service; a banned person's ``roulette.start`` fails with ``banned``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ import msgspec
 
 from palaver.adapters.gateway.params import convert
 from palaver.adapters.gateway.router import RequestRouter
+from palaver.domain.links import may_send_links
+from palaver.domain.moderation.reports import MAX_NOTE
 from palaver.domain.roulette.criteria import MAX_INTERESTS, MAX_LANGUAGES
 from palaver.domain.sessions import Principal
+from palaver.ports import Clock
 from palaver.services.accounts import AccountService
+from palaver.services.moderation import ModerationService
 from palaver.services.roulette import RouletteService
 
 PairId = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
@@ -37,6 +43,12 @@ class PairParams(_Params):
     pair_id: PairId
 
 
+class ReportParams(_Params):
+    pair_id: PairId
+    reason: Literal["nudity", "harassment", "spam", "underage", "other"]
+    note: Annotated[str, msgspec.Meta(max_length=MAX_NOTE)] = ""
+
+
 class SignalParams(_Params):
     pair_id: PairId
     kind: Literal["offer", "answer", "candidate", "bye"]
@@ -48,10 +60,20 @@ class ChatParams(_Params):
     text: Annotated[str, msgspec.Meta(max_length=4096)]
 
 
-def register_roulette_methods(router: RequestRouter, roulette: RouletteService, accounts: AccountService) -> None:
+def register_roulette_methods(
+    router: RequestRouter,
+    roulette: RouletteService,
+    accounts: AccountService,
+    moderation: ModerationService,
+    *,
+    clock: Clock | None = None,
+    new_guest_link_block_seconds: float = 0.0,  # guests younger than this may not send links in chat
+) -> None:
     async def start(principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
         body = convert(params, StartParams)
+        await moderation.ensure_not_banned(principal)
         user = await accounts.me(principal)
+        links = clock is None or may_send_links(user, now=clock.now(), guest_block_seconds=new_guest_link_block_seconds)
         return await roulette.start(
             principal,
             languages=body.languages,
@@ -59,6 +81,7 @@ def register_roulette_methods(router: RequestRouter, roulette: RouletteService, 
             text_only=body.text_only,
             auto_next=body.auto_next,
             display_name=user.display_name,
+            may_send_links=links,
         )
 
     async def next_partner(principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +107,14 @@ def register_roulette_methods(router: RequestRouter, roulette: RouletteService, 
         body = convert(params, PairParams)
         return await roulette.block(principal, pair_id=body.pair_id)
 
+    async def report(principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
+        body = convert(params, ReportParams)
+        target, reply = await roulette.report_target(principal, pair_id=body.pair_id)
+        await moderation.report(
+            principal, reported_user_id=target, reason=body.reason, note=body.note, pair_id=body.pair_id
+        )
+        return reply
+
     async def stats(principal: Principal, params: dict[str, Any]) -> dict[str, int]:
         return roulette.stats()
 
@@ -94,4 +125,5 @@ def register_roulette_methods(router: RequestRouter, roulette: RouletteService, 
     router.register("roulette.signal", signal)
     router.register("roulette.chat", chat)
     router.register("roulette.block", block)
+    router.register("roulette.report", report)
     router.register("roulette.stats", stats, inline=True)
