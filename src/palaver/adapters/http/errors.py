@@ -25,6 +25,11 @@ STATUS = {
     ErrorKind.UNAVAILABLE: 503,
 }
 
+# Codes whose HTTP status is finer than their kind's (the kind stays right for the gateway).
+CODE_STATUS = {
+    "unsupported_media_type": 415,  # INVALID: a body of the wrong media type (e.g. a snapshot that is no JPEG)
+}
+
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthenticated",
@@ -47,7 +52,7 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
 
 async def _palaver_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PalaverError)
-    response = error_response(STATUS[exc.kind], exc.code, exc.message)
+    response = error_response(CODE_STATUS.get(exc.code, STATUS[exc.kind]), exc.code, exc.message)
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     return response
