@@ -50,14 +50,18 @@ async function readBody(response) {
 
 /**
  * One API call. `token`: undefined → the session's token; null → none; a string → that token.
- * Returns the parsed JSON body (null for 204).
+ * Returns the parsed JSON body (null for 204), or a Blob with `as: "blob"`.
  */
-export async function request(method, path, { body, token, signal } = {}) {
+export async function request(method, path, { body, raw, contentType, as = "json", token, signal } = {}) {
   const bearer = token === undefined ? getToken() : token;
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: as === "blob" ? "*/*" : "application/json" };
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   const init = { method, headers, signal, cache: "no-store", credentials: "same-origin" };
-  if (body !== undefined) {
+  if (raw !== undefined) {
+    // Bytes as they are (a JPEG snapshot): `raw` is a Blob or ArrayBuffer of type `contentType`.
+    headers["Content-Type"] = contentType;
+    init.body = raw;
+  } else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -68,6 +72,7 @@ export async function request(method, path, { body, token, signal } = {}) {
     if (error?.name === "AbortError") throw error;
     throw new NetworkError(error);
   }
+  if (response.ok && as === "blob") return response.blob();
   const data = response.status === 204 ? null : await readBody(response);
   if (response.ok) return data;
   const detail = data && typeof data.error === "object" ? data.error : {};
@@ -112,4 +117,44 @@ export const sessions = {
 
 export const config = {
   get: () => request("GET", "/config", { token: null }),
+};
+
+// Trust & safety: Roulette's snapshot settings, the caller's own ban and appeal, and the
+// moderation console (moderators and admins).
+
+const id = (value) => encodeURIComponent(value);
+
+function query(params) {
+  const pairs = Object.entries(params).filter(([, value]) => value !== undefined && value !== null && value !== "");
+  return pairs.length ? `?${new URLSearchParams(pairs)}` : "";
+}
+
+export const roulette = {
+  config: ({ signal } = {}) => request("GET", "/roulette/config", { signal }),
+  snapshot: (pairId, jpeg) =>
+    request("POST", `/roulette/snapshots${query({ pair_id: pairId })}`, { raw: jpeg, contentType: "image/jpeg" }),
+};
+
+export const moderation = {
+  me: ({ signal } = {}) => request("GET", "/moderation/me", { signal }),
+  appeal: (text) => request("POST", "/moderation/appeals", { body: { text } }),
+};
+
+export const admin = {
+  reports: ({ state = "open", before, signal } = {}) => request("GET", `/admin/reports${query({ state, before })}`, { signal }),
+  frames: ({ state = "open", before, signal } = {}) => request("GET", `/admin/frames${query({ state, before })}`, { signal }),
+  frameImage: (frameId, { signal } = {}) => request("GET", `/admin/frames/${id(frameId)}/image`, { as: "blob", signal }),
+  bans: ({ state = "active", before, signal } = {}) => request("GET", `/admin/bans${query({ state, before })}`, { signal }),
+  appeals: ({ state = "open", before, signal } = {}) => request("GET", `/admin/appeals${query({ state, before })}`, { signal }),
+  audit: ({ before, signal } = {}) => request("GET", `/admin/audit${query({ before })}`, { signal }),
+  dismissReport: (reportId) => request("POST", `/admin/reports/${id(reportId)}/dismiss`),
+  dismissFrame: (frameId) => request("POST", `/admin/frames/${id(frameId)}/dismiss`),
+  ban: ({ userId, reasonText, durationSeconds }) =>
+    request("POST", "/admin/bans", {
+      body: { user_id: userId, reason_text: reasonText, duration_seconds: durationSeconds },
+    }),
+  unban: (banId, note = "") => request("POST", `/admin/bans/${id(banId)}/unban`, { body: { note } }),
+  adjust: (banId, endsAt) => request("POST", `/admin/bans/${id(banId)}/adjust`, { body: { ends_at: endsAt } }),
+  decideAppeal: (appealId, { decision, note }) =>
+    request("POST", `/admin/appeals/${id(appealId)}/decide`, { body: { decision, note } }),
 };

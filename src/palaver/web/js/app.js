@@ -16,6 +16,8 @@ const ROUTES = {
   "/account": { load: () => import("./views/account.js") },
   "/roulette": { load: () => import("./views/roulette.js") },
   "/messenger": { load: () => import("./views/messenger.js") },
+  "/banned": { load: () => import("./views/banned.js") },
+  "/admin": { load: () => import("./views/admin.js") },
 };
 const NOT_FOUND = { load: () => import("./views/not-found.js") };
 // Views that own every path under a prefix (/messenger/<chat_id>, /messenger/join/<code>).
@@ -29,6 +31,8 @@ const viewRoot = document.getElementById("view");
 const flashBox = document.getElementById("flash");
 const accountArea = document.getElementById("account-area");
 const languageSelect = document.getElementById("language-select");
+const adminNav = document.getElementById("nav-admin");
+const STAFF = new Set(["moderator", "admin"]);
 
 let booted = false;
 let quietIdentity = 0;
@@ -150,6 +154,8 @@ window.addEventListener("popstate", () => render({ focus: true }));
 // ---- header: who is signed in -----------------------------------------------------------------
 
 function renderAccountArea(user) {
+  // The moderation console is linked for moderators and admins only (the server checks anyway).
+  adminNav.hidden = !STAFF.has(user?.role);
   if (!user) {
     accountArea.replaceChildren(
       h("a", { href: "/signin", class: "button ghost", i18n: "auth.sign_in" }),

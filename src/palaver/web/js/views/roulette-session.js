@@ -56,18 +56,21 @@ export class RouletteSession {
   /**
    * `gateway`: the shared Gateway; `onChange(session)` after every change; `onChat(text)` for the
    * partner's messages; `onPartnerLeft()` when the partner (not we) ended the pair;
-   * `onRemoteStream(stream | null)`.
+   * `onRemoteStream(stream | null)`; `onBanned(ban | null)` when the server bans this user from
+   * Roulette (the event's BanJson, or null when roulette.start was refused with "banned").
    */
-  constructor({ gateway, onChange, onChat, onPartnerLeft, onRemoteStream }) {
+  constructor({ gateway, onChange, onChat, onPartnerLeft, onRemoteStream, onBanned = () => {} }) {
     this._gw = gateway;
     this._onChange = onChange;
     this._onChat = onChat;
     this._onPartnerLeft = onPartnerLeft;
     this._onRemoteStream = onRemoteStream;
+    this._onBanned = onBanned;
     this.phase = PHASE.idle;
     this.status = "roulette.status.idle";
     this.pair = null; // { id, role, partner, textOnly }
     this.call = null;
+    this.lastPairId = null; // the pair we were in last (reportable after it ended)
     this._criteria = null;
     this._localStream = null;
     this._readyOnce = false;
@@ -79,6 +82,8 @@ export class RouletteSession {
       gateway.on("roulette.partner_left", (data) => this._partnerLeft(data)),
       gateway.on("roulette.signal", (data) => this._signal(data)),
       gateway.on("roulette.chat", (data) => this._chat(data)),
+      gateway.on("roulette.banned", (data) => this._banned(data?.ban ?? null)),
+      gateway.on("roulette.reset", () => this._rejoin()),
       gateway.onReady(() => this._reconnected()),
     ];
   }
@@ -116,6 +121,7 @@ export class RouletteSession {
       auto_next: prefs.autoNext,
     };
     this._localStream = localStream;
+    this.lastPairId = null;
     this._set(PHASE.starting, "roulette.status.searching");
     await this._joinTracked();
   }
@@ -135,6 +141,25 @@ export class RouletteSession {
     this._endPair();
     this._set(PHASE.searching, "roulette.status.blocked");
     await this._move(() => this._gw.request("roulette.block", { pair_id: pairId }));
+  }
+
+  /** Whether there is someone to report: the current partner, or the last one. */
+  get reportable() {
+    return this.active && (this.pair !== null || this.lastPairId !== null);
+  }
+
+  /**
+   * Report the current (or last) partner: the server never pairs us again and moves us on at
+   * once, as with Next. `reason`: nudity | harassment | spam | underage | other.
+   */
+  async reportPartner(reason, note = "") {
+    const pairId = this.pair?.id ?? this.lastPairId;
+    if (!this.active || !pairId) return;
+    this._endPair();
+    this.lastPairId = null;
+    this._set(PHASE.searching, "roulette.status.reported");
+    const params = note ? { pair_id: pairId, reason, note } : { pair_id: pairId, reason };
+    await this._move(() => this._gw.request("roulette.report", params));
   }
 
   /** Leave Roulette. */
@@ -198,6 +223,7 @@ export class RouletteSession {
       }
       this._criteria = null;
       this._set(PHASE.idle, rouletteErrorKey(error));
+      if (error?.code === "banned") this._onBanned(null);
     }
   }
 
@@ -206,6 +232,7 @@ export class RouletteSession {
       this._applyReply(await send());
     } catch (error) {
       if (error?.code === "disconnected") return; // joined again once the gateway is back
+      if (error?.code === "banned") return this._banned(null);
       if (this.phase === PHASE.searching) this._set(PHASE.alone, rouletteErrorKey(error));
     }
   }
@@ -265,6 +292,15 @@ export class RouletteSession {
     this.call.handle(data.kind, data.payload ?? {});
   }
 
+  /** Banned from Roulette: the server already ended the pair and removed us from the queue. */
+  _banned(ban) {
+    this._endPair();
+    this.lastPairId = null;
+    this._criteria = null;
+    this._set(PHASE.idle, "roulette.status.banned");
+    this._onBanned(ban);
+  }
+
   _chat(data) {
     if (this.pair?.id === data.pair_id && typeof data.text === "string") this._onChat(data.text);
   }
@@ -273,6 +309,7 @@ export class RouletteSession {
     this.call?.close();
     this.call = null;
     if (this.pair) {
+      this.lastPairId = this.pair.id;
       this.pair = null;
       this._onRemoteStream(null);
     }
@@ -281,8 +318,14 @@ export class RouletteSession {
   _reconnected() {
     const first = !this._readyOnce;
     this._readyOnce = true;
-    if (first || !this.active || !this._criteria) return;
+    if (first) return;
     // The server forgets a session's Roulette when its connection drops: join again.
+    this._rejoin();
+  }
+
+  /** Our Roulette state is gone on the server (a reconnect, or its owner process restarted). */
+  _rejoin() {
+    if (!this.active || !this._criteria) return;
     this._endPair();
     this._set(PHASE.starting, "roulette.status.reconnected");
     this._joinTracked();

@@ -2,105 +2,54 @@
 // (roulette-prefs), the rules (roulette-terms), the camera (roulette-media), the server state
 // and the call (roulette-session, roulette-call) and the text chat (roulette-chat).
 //
+// Trust & safety: Report (roulette-report) moves on at once and never pairs the two again; while
+// paired on camera, snapshots of the own camera go to the classifier (roulette-snapshots); a ban
+// (the roulette.banned event, a refused start, or a ban already in place) leads to /banned.
+//
 // Keyboard: Esc stops; N, or Ctrl/⌘ + the "forward" arrow (→, or ← in a right-to-left language),
-// meets the next person — except while typing in a text field.
+// meets the next person; R reports — except while typing in a text field.
 // Tests reach the live RTCPeerConnection as window.__palaver.roulette.pc.
 
+import * as api from "../api.js";
 import { h } from "../dom.js";
-import { busy, formAlert, showError } from "../forms.js";
-import { currentLanguage, hasKey, isRtl, onLanguageChange, translateDom } from "../i18n.js";
+import { currentLanguage, isRtl, onLanguageChange, translateDom } from "../i18n.js";
 import { gateway, STATE as GATEWAY } from "../gateway.js";
+import { rememberBan } from "./banned.js";
 import { chatPanel } from "./roulette-chat.js";
 import { CameraError, closeCamera, openCamera } from "./roulette-media.js";
+import { partnerLine, shortcutsList, signInPanel } from "./roulette-parts.js";
 import { prefsPanel } from "./roulette-prefs.js";
+import { askReport } from "./roulette-report.js";
 import { PHASE, RouletteSession, rouletteErrorKey } from "./roulette-session.js";
+import { SnapshotSender } from "./roulette-snapshots.js";
 import { confirmTerms } from "./roulette-terms.js";
 
 const MAX_CHAT_CHARS = 1000; // the server's RoulettePolicy.max_chat_chars
 const STATS_TOPIC = "roulette:stats";
-
-function signInPanel({ session }) {
-  const form = h(
-    "form",
-    { class: "start", novalidate: true },
-    formAlert(),
-    h(
-      "div",
-      { class: "actions" },
-      h("button", { type: "submit", class: "button primary large", i18n: "auth.continue_as_guest" }),
-      h("a", { href: "/signin?next=/roulette", class: "button large", i18n: "auth.sign_in" }),
-      h("a", { href: "/signup?next=/roulette", class: "button ghost large", i18n: "auth.sign_up" }),
-    ),
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      await busy(form, () => session.continueAsGuest()); // the shell then renders the page again
-    } catch (error) {
-      showError(form, error);
-    }
-  });
-  const node = h(
-    "section",
-    { class: "panel narrow roulette-signin", "aria-labelledby": "roulette-title" },
-    h("h1", { id: "roulette-title", tabindex: "-1", i18n: "nav.roulette" }),
-    h("p", { class: "lead", i18n: "roulette.signin.text" }),
-    form,
-  );
-  return { node, title: "nav.roulette" };
-}
 
 function isTyping(target) {
   if (!(target instanceof HTMLElement)) return false;
   return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
 }
 
-function shortcutsList() {
-  return h(
-    "section",
-    { class: "roulette-shortcuts", "aria-labelledby": "roulette-shortcuts-title" },
-    h("h2", { id: "roulette-shortcuts-title", i18n: "roulette.shortcuts.title" }),
-    h(
-      "dl",
-      {},
-      h("dt", {}, h("kbd", { text: "N" }), " ", h("span", { i18n: "roulette.shortcuts.or" }), " ",
-        h("kbd", { text: "Ctrl" }), "/", h("kbd", { text: "⌘" }), " + ", h("kbd", { class: "key-forward" })),
-      h("dd", { i18n: "roulette.shortcuts.next" }),
-      h("dt", {}, h("kbd", { text: "Esc" })),
-      h("dd", { i18n: "roulette.shortcuts.stop" }),
-    ),
-    h("p", { class: "hint", i18n: "roulette.shortcuts.hint" }),
-  );
+/** The caller's ban, if any (null when none, or when it cannot be known now). */
+async function currentBan(signal) {
+  try {
+    return (await api.moderation.me({ signal }))?.ban ?? null;
+  } catch {
+    return null; // the server says so again when Start is pressed
+  }
 }
 
-function partnerLine(pair) {
-  if (!pair) return [];
-  const partner = pair.partner ?? {};
-  const languages = (partner.languages ?? []).map((code) =>
-    hasKey(`language.name.${code}`) ? h("span", { i18n: `language.name.${code}` }) : h("span", { text: code }),
-  );
-  const common = partner.common_interests ?? [];
-  return [
-    h("span", {
-      class: "partner-name",
-      i18n: "roulette.partner.talking_to",
-      i18nVars: { name: partner.display_name ?? "" },
-    }),
-    languages.length
-      ? h("span", { class: "partner-languages" }, h("span", { i18n: "roulette.partner.speaks" }), " ",
-          languages.flatMap((node, index) => (index ? [", ", node] : [node])))
-      : null,
-    common.length
-      ? h("span", { class: "partner-common" }, h("span", { i18n: "roulette.partner.common" }), " ",
-          common.map((interest) => h("bdi", { class: "tag small", text: interest })))
-      : null,
-  ];
-}
-
-export function render(ctx) {
+export async function render(ctx) {
   const { session, signal } = ctx;
   const user = session.currentUser();
   if (!user) return signInPanel(ctx);
+  const ban = await currentBan(signal);
+  if (ban) {
+    rememberBan(ban);
+    return { redirect: "/banned" };
+  }
 
   const gw = gateway();
   const formatter = () => new Intl.NumberFormat(currentLanguage());
@@ -128,6 +77,7 @@ export function render(ctx) {
   const nextButton = h("button", { type: "button", class: "button primary large", i18n: "roulette.action.next", disabled: true, "aria-keyshortcuts": "N Control+ArrowRight Meta+ArrowRight" });
   const stopButton = h("button", { type: "button", class: "button large", i18n: "roulette.action.stop", disabled: true, "aria-keyshortcuts": "Escape" });
   const blockButton = h("button", { type: "button", class: "button danger", i18n: "roulette.action.block", i18nTitle: "roulette.action.block_hint", disabled: true });
+  const reportButton = h("button", { type: "button", class: "button danger", i18n: "roulette.action.report", i18nTitle: "roulette.action.report_hint", disabled: true, "aria-keyshortcuts": "R", "aria-haspopup": "dialog" });
 
   let roulette = null;
   const chat = chatPanel({
@@ -140,6 +90,8 @@ export function render(ctx) {
   let starting = false;
   let startRuns = 0;
   let shownPairId = null;
+  let reporting = false;
+  const snapshots = new SnapshotSender({ video: selfVideo, onBanned: (ban) => banned(ban) });
 
   const main = h(
     "div",
@@ -147,7 +99,7 @@ export function render(ctx) {
     h("div", { class: "roulette-call" },
       stage,
       h("div", { class: "roulette-controls" },
-        h("div", { class: "actions" }, startButton, nextButton, stopButton, blockButton),
+        h("div", { class: "actions" }, startButton, nextButton, stopButton, blockButton, reportButton),
         status,
         partnerInfo),
     ),
@@ -189,6 +141,8 @@ export function render(ctx) {
     stopButton.disabled = !roulette.active && !starting;
     blockButton.disabled = !roulette.paired;
     blockButton.hidden = !roulette.active;
+    reportButton.disabled = !roulette.reportable || reporting;
+    reportButton.hidden = !roulette.active;
     prefs.setLocked(roulette.active || starting);
     chat.setEnabled(roulette.paired);
     overlay.hidden = phase === PHASE.connected && !roulette.pair?.textOnly;
@@ -198,6 +152,8 @@ export function render(ctx) {
       [PHASE.connecting]: "roulette.video.connecting",
     }[phase] ?? "roulette.video.nobody");
     const pairId = roulette.pair?.id ?? null;
+    if (pairId && !roulette.pair.textOnly && camera) snapshots.start(pairId);
+    else if (!pairId) snapshots.stop();
     if (pairId !== shownPairId) {
       if (pairId) {
         chat.clear();
@@ -291,10 +247,35 @@ export function render(ctx) {
     return roulette.block();
   }
 
+  async function report() {
+    if (!roulette.reportable || reporting) return;
+    reporting = true;
+    renderPhase();
+    try {
+      const answer = await askReport(node);
+      if (!answer || !roulette.reportable || signal.aborted) return;
+      chat.clear();
+      await roulette.reportPartner(answer.reason, answer.note);
+    } finally {
+      reporting = false;
+      if (!signal.aborted) renderPhase();
+    }
+  }
+
+  /** Banned from Roulette (`ban`: the BanJson when known): the ban page explains. */
+  function banned(ban) {
+    if (signal.aborted) return;
+    snapshots.stop();
+    releaseCamera();
+    if (ban) rememberBan(ban);
+    ctx.navigate("/banned", { replace: true });
+  }
+
   startButton.addEventListener("click", () => start());
   nextButton.addEventListener("click", () => next());
   stopButton.addEventListener("click", () => stop());
   blockButton.addEventListener("click", () => block());
+  reportButton.addEventListener("click", () => report());
 
   roulette = new RouletteSession({
     gateway: gw,
@@ -305,6 +286,7 @@ export function render(ctx) {
       partnerVideo.srcObject = stream;
       if (stream) partnerVideo.play().catch(() => {});
     },
+    onBanned: (ban) => banned(ban),
   });
 
   // ---- keyboard
@@ -325,6 +307,12 @@ export function render(ctx) {
     if ((plainN || arrow) && !nextButton.disabled && !nextButton.hidden) {
       event.preventDefault();
       next();
+      return;
+    }
+    const isR = event.key === "r" || event.key === "R" || (event.code === "KeyR" && !/^[a-z]$/i.test(event.key));
+    if (isR && !event.ctrlKey && !event.metaKey && !reportButton.disabled && !reportButton.hidden) {
+      event.preventDefault();
+      report();
     }
   }
   document.addEventListener("keydown", onKey);
@@ -361,11 +349,15 @@ export function render(ctx) {
     get pairId() {
       return roulette.pair?.id ?? null;
     },
+    get snapshotsSent() {
+      return snapshots.sent;
+    },
   };
 
   signal.addEventListener("abort", () => {
     for (const cleanup of cleanups) cleanup();
     if (gw.state === GATEWAY.ready) gw.request("topics.unsubscribe", { topics: [STATS_TOPIC] }).catch(() => {});
+    snapshots.stop();
     roulette.dispose();
     releaseCamera();
     partnerVideo.srcObject = null;
