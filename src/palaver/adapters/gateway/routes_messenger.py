@@ -74,6 +74,7 @@ def register_messenger_methods(router: RequestRouter, messenger: Messenger) -> N
             reply_to=body.reply_to,
             silent=body.silent,
             anonymous=body.anonymous,
+            random_id=body.random_id,
         )
         return {"message": message_json(message)}
 

@@ -96,6 +96,13 @@ class SendIn(Strict):
     reply_to: MsgId | None = None
     silent: bool = False
     anonymous: bool = False
+    random_id: int | None = Field(
+        default=None,
+        strict=True,
+        ge=-(2**63),
+        le=2**63 - 1,
+        description="The client's idempotency key (int64): a repeated send with it returns the first message",
+    )
 
 
 class EditIn(Strict):
@@ -342,6 +349,7 @@ async def send(chat_id: str, body: SendIn, principal: CurrentPrincipal, m: Messe
         reply_to=body.reply_to,
         silent=body.silent,
         anonymous=body.anonymous,
+        random_id=body.random_id,
     )
     return {"message": message_json(message)}
 

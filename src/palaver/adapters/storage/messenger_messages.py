@@ -36,11 +36,40 @@ class SqlMessageRepository:
         self._conn = conn
         self._state = state
 
-    async def insert(self, items: list[Message]) -> None:
+    async def insert(self, items: list[Message], *, random_id: int | None = None) -> None:
         """Insert messages and index their text (deferred: written in bulk when the transaction
-        flushes, before any other statement)."""
-        if items:
-            self._state.add_messages([message_tuple(m) for m in items], [(m.uid, index_text(m.text)) for m in items])
+        flushes, before any other statement). ``random_id``: the sender's key of the one message."""
+        if not items:
+            return
+        if random_id is not None:
+            if len(items) != 1 or items[0].sender_id is None:
+                raise ValueError("a random_id goes with one message that has a sender")
+            self._state.sent[(items[0].sender_id, random_id)] = items[0]
+        rows = [message_tuple(m, random_id) for m in items]
+        self._state.add_messages(rows, [(m.uid, index_text(m.text)) for m in items])
+
+    async def get_sent(self, sender_id: int, random_id: int) -> Message | None:
+        key = (sender_id, random_id)
+        if key not in self._state.sent:
+            await self.prefetch_sent([key])
+        return self._state.sent[key]
+
+    async def prefetch_sent(self, keys: list[tuple[int, int]]) -> None:
+        """One query for the pairs not known to this transaction yet; the answers (found or not)
+        are remembered until the transaction ends (it inserts the ones it sends itself)."""
+        wanted = sorted(set(keys) - self._state.sent.keys())
+        if not wanted:
+            return
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = select(messages).where(
+                messages.c.random_id.is_not(None), tuple_(messages.c.sender_id, messages.c.random_id).in_(chunk)
+            )
+            found = {
+                (int(row.sender_id), int(row.random_id)): to_message(row) for row in await self._conn.execute(query)
+            }
+            for key in chunk:
+                self._state.sent[key] = found.get(key)
 
     async def get(self, chat_id: int, msg_id: int, *, lock: bool = False) -> Message | None:
         """With ``lock``, the row stays locked until commit (PostgreSQL; SQLite locks the database)."""
@@ -168,13 +197,21 @@ class SqlMessageRepository:
         )
         return {int(r.msg_id): str(r.emoji) for r in await self._conn.execute(query)}
 
-    async def add_views(self, counts: dict[MessageKey, int]) -> None:
+    async def add_views(self, counts: dict[MessageKey, int]) -> dict[MessageKey, int]:
+        """Additive (concurrent flushes never overwrite each other), in key order (so they never
+        deadlock); the totals are those this very update wrote."""
+        totals: dict[MessageKey, int] = {}
         for (chat_id, msg_id), count in sorted(counts.items()):
-            await self._conn.execute(
+            found = await self._conn.execute(
                 update(messages)
                 .where(messages.c.chat_id == chat_id, messages.c.id == msg_id)
                 .values(views=messages.c.views + count)
+                .returning(messages.c.views)
             )
+            row = found.first()
+            if row is not None:
+                totals[(chat_id, msg_id)] = int(row[0])
+        return totals
 
     async def search(
         self,

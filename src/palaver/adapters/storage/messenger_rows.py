@@ -186,8 +186,9 @@ def message_row(message: Message) -> dict[str, Any]:
     }
 
 
-def message_tuple(message: Message) -> tuple[Any, ...]:
-    """``message_row`` in the column order of ``messenger_sql.insert_messages``."""
+def message_tuple(message: Message, random_id: int | None = None) -> tuple[Any, ...]:
+    """``message_row`` (and the sender's ``random_id``) in the column order of
+    ``messenger_sql.insert_messages``."""
     return (
         message.uid,
         message.chat_id,
@@ -204,6 +205,7 @@ def message_tuple(message: Message) -> tuple[Any, ...]:
         message.signature,
         message.views,
         dump_json(dict(message.reactions)) if message.reactions else None,
+        random_id,
     )
 
 

@@ -36,7 +36,7 @@ CHAT_WIDTH = 14  # columns of a chat in a row of ``chat_with_member``; the membe
 _ACTIVE_SQL = ", ".join(f"'{status.value}'" for status in sorted(ACTIVE_STATUSES))
 _MESSAGE_COLUMNS = (
     "uid, chat_id, id, sender_id, anonymous, date, text, entities, reply_to, forward, edit_date, silent,"
-    " signature, views, reactions"
+    " signature, views, reactions, random_id"
 )
 _UPDATE_COLUMNS = "pts, pts_count, kind, chat_id, msg_id, data, date"
 _CHANNEL_COLUMNS = "pts, pts_count, kind, msg_id, data, date"
@@ -133,7 +133,7 @@ _PG_ADVANCE_BOXES = (
 )
 _PG_MESSAGE_TYPES = (
     "bigint", "bigint", "bigint", "bigint", "boolean", "float8", "text", "text",
-    "bigint", "text", "float8", "boolean", "text", "bigint", "text",
+    "bigint", "text", "float8", "boolean", "text", "bigint", "text", "bigint",
 )  # fmt: skip
 
 
@@ -195,7 +195,7 @@ _ALLOCATE = (
 )
 _SET_COUNTERS = "UPDATE chats SET last_msg_id = ?, pts = ?, top_date = ? WHERE id = ?"
 _ACTIVE_MEMBERS = f"SELECT user_id FROM chat_members WHERE chat_id = ? AND status IN ({_ACTIVE_SQL}) ORDER BY user_id"  # noqa: S608
-_INSERT_MESSAGES = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES ({_qmarks(15)})"  # noqa: S608
+_INSERT_MESSAGES = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES ({_qmarks(16)})"  # noqa: S608
 _INSERT_COMMON = f"INSERT INTO common_updates (user_id, {_UPDATE_COLUMNS}) VALUES ({_qmarks(8)})"  # noqa: S608
 _INSERT_CHANNEL = f"INSERT INTO channel_updates (chat_id, {_CHANNEL_COLUMNS}) VALUES ({_qmarks(7)})"  # noqa: S608
 

@@ -1,4 +1,5 @@
-"""Messenger schema (SQLAlchemy Core), on the shared ``metadata``. Migration: ``0002_messenger``.
+"""Messenger schema (SQLAlchemy Core), on the shared ``metadata``. Migrations: ``0002_messenger``,
+``0004_send_idempotency``.
 
 Search indexes (an FTS5 table on SQLite, a tsvector table on PostgreSQL) are not here: they differ
 by dialect and live in ``search_dialect.py``.
@@ -6,7 +7,7 @@ by dialect and live in ``search_dialect.py``.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Double, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Double, Index, Integer, String, Table, Text, UniqueConstraint, text
 
 from palaver.adapters.storage.tables import metadata
 
@@ -78,7 +79,16 @@ messages = Table(
     Column("signature", String(64), nullable=True),
     Column("views", BigInteger, nullable=False, default=0),
     Column("reactions", Text, nullable=True),  # JSON {emoji: count}
+    Column("random_id", BigInteger, nullable=True),  # the sender's idempotency key (0004_send_idempotency)
     UniqueConstraint("chat_id", "id", name="uq_messages_chat_id"),
+    Index(
+        "uq_messages_sender_random",
+        "sender_id",
+        "random_id",
+        unique=True,
+        sqlite_where=text("random_id IS NOT NULL"),
+        postgresql_where=text("random_id IS NOT NULL"),
+    ),
 )
 
 message_reactions = Table(

@@ -21,6 +21,11 @@ first flushes everything deferred and forgets what is cached (``GuardedConnectio
 exactly what the transaction has written so far. A savepoint flushes when it starts and when it
 ends, and forgets everything when it rolls back, so a write that fails alone takes its deferred
 rows with it. The transaction flushes before it commits (``flush``).
+
+Sends with a client ``random_id`` are looked up by ``(sender_id, random_id)``: what this
+transaction inserted, and what it looked up (found or not), is remembered in ``sent``, so a repeated
+send in the same batch finds the first one without a statement. A clash on the unique index (a
+concurrent transaction inserted the same pair first) surfaces as ``Conflict(code="random_id_race")``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from palaver.adapters.storage.dialect import needs_row_locks
 from palaver.adapters.storage.messenger_sql import Deferred, Driver, HotSql, Row, hot_sql
+from palaver.domain.messenger.messages import Message
+from palaver.errors import Conflict
+
+RANDOM_ID_INDEX = "uq_messages_sender_random"
+
+
+def is_random_id_clash(exc: BaseException) -> bool:
+    """A unique violation of ``(sender_id, random_id)`` (SQLite names the columns, PostgreSQL the index)."""
+    text = str(exc)
+    return "UNIQUE" in text.upper() and (RANDOM_ID_INDEX in text or "messages.random_id" in text)
 
 
 class SqlAlchemyDriver:
@@ -96,6 +111,7 @@ class TxState:
         "locks_rows",
         "pending",
         "seen",
+        "sent",
         "sql",
     )
 
@@ -110,6 +126,7 @@ class TxState:
         self._members: dict[int, list[int]] = {}  # chat id → active member ids
         self._prefetched: dict[tuple[int, int], Row | None] = {}  # (chat, user) → chat_with_member row
         self.deferred = Deferred()  # rows to write, except the counters (written from ``counters``)
+        self.sent: dict[tuple[int, int], Message | None] = {}  # (sender, random_id) → message, this transaction
 
     # ------------------------------------------------------------------ chat counters
 
@@ -197,7 +214,12 @@ class TxState:
         rows, self.deferred = self.deferred, Deferred()
         rows.counters = [(*self.counters[chat_id], chat_id) for chat_id in sorted(self.dirty)]
         self.dirty = set()
-        await self.sql.write_deferred(self.driver, rows)
+        try:
+            await self.sql.write_deferred(self.driver, rows)
+        except Exception as exc:
+            if is_random_id_clash(exc):
+                raise Conflict("A send with this random_id was stored meanwhile.", code="random_id_race") from exc
+            raise
 
     def forget(self) -> None:
         """Drop what is cached (after a flush: nothing is lost)."""
@@ -211,6 +233,7 @@ class TxState:
         """Drop everything, deferred writes included (their savepoint rolled back)."""
         self.dirty.clear()
         self.deferred = Deferred()
+        self.sent.clear()  # stays valid across flushes, not across a rollback
         self.forget()
 
     async def before_other_statement(self) -> None:

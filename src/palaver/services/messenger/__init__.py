@@ -6,7 +6,7 @@ so updates get their pts atomically and are published only after the commit.
 
 from __future__ import annotations
 
-from palaver.ports import Broker, Clock, IdGenerator, Storage
+from palaver.ports import Broker, Clock, IdGenerator, Storage, ViewLedger
 from palaver.services.messenger.chats import ChatService
 from palaver.services.messenger.deps import Deps, LockedIds, MessengerPolicy
 from palaver.services.messenger.dialogs import DialogService
@@ -29,11 +29,17 @@ class Messenger:
         clock: Clock,
         ids: IdGenerator,
         policy: MessengerPolicy | None = None,
+        views: ViewLedger | None = None,
     ) -> None:
+        """``views``: the view ledger (default: this process's memory); the messenger closes it."""
         policy = policy or MessengerPolicy()
         ids = ids if isinstance(ids, LockedIds) else LockedIds(ids)  # writes may run on a writer thread
         self.writer = Writer(storage, broker, clock, batch=policy.batch_writes, max_batch=policy.max_batch)
-        deps = Deps(storage, broker, clock, ids, self.writer, policy)
+        if views is None:  # the one-process default; app.py passes the ledger for its broker
+            from palaver.adapters.views.memory import MemoryViewLedger
+
+            views = MemoryViewLedger(clock)
+        deps = Deps(storage, broker, clock, ids, self.writer, policy, views)
         self.chats = ChatService(deps)
         self.invites = InviteService(deps)
         self.messages = MessageService(deps)
@@ -49,3 +55,4 @@ class Messenger:
     async def close(self) -> None:
         await self.dialogs.flush_views()
         await self.writer.close()
+        await self.dialogs.close()

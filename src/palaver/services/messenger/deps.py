@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 
 from palaver.domain.messenger.updates import DEFAULT_DIFFERENCE_LIMIT
-from palaver.ports import Broker, Clock, IdGenerator, Storage
+from palaver.ports import Broker, Clock, IdGenerator, Storage, ViewLedger
 from palaver.services.messenger.writer import Writer
 
 
@@ -40,3 +40,4 @@ class Deps:
     ids: IdGenerator
     writer: Writer
     policy: MessengerPolicy
+    views: ViewLedger  # who has viewed which channel post, across processes

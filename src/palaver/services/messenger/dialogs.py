@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from palaver.domain.messenger.chats import MAX_PINNED_DIALOGS, ChatKind
 from palaver.domain.messenger.members import Draft
-from palaver.domain.messenger.messages import Entity, check_entities, check_ids, check_text
+from palaver.domain.messenger.messages import Entity, check_entities, check_text
 from palaver.domain.messenger.rights import Action
 from palaver.domain.messenger.updates import UpdateType
 from palaver.domain.sessions import Principal
 from palaver.errors import Conflict, InvalidInput
 from palaver.ports import Transaction
 from palaver.services.events import Event, publish_all, user_topic
-from palaver.services.messenger.access import load_access, readable
+from palaver.services.messenger.access import load_access
 from palaver.services.messenger.deps import Deps
 from palaver.services.messenger.messages import visible_message
 from palaver.services.messenger.serialize import draft_json
 from palaver.services.messenger.staging import Staged, channel_topic
+from palaver.services.messenger.views import ViewCounter
 
 TYPING_ACTIONS = ("typing", "cancel")
 
@@ -25,8 +24,7 @@ TYPING_ACTIONS = ("typing", "cancel")
 class DialogService:
     def __init__(self, deps: Deps) -> None:
         self._d = deps
-        self._views: dict[tuple[int, int], int] = defaultdict(int)
-        self._viewed: set[tuple[int, int, int]] = set()  # (user, chat, msg) counted since the last flush
+        self._views = ViewCounter(deps)
 
     async def read(self, principal: Principal, chat_id: int, max_id: int) -> int:
         """Mark messages up to ``max_id`` read; returns my read mark. Private chats and basic groups
@@ -124,30 +122,17 @@ class DialogService:
             events = [Event(user_topic(uid), "typing", data) for uid in members if uid != user_id]
         await publish_all(self._d.broker, events)
 
-    async def record_views(self, principal: Principal, chat_id: int, ids: list[int]) -> None:
-        """Count views of channel posts: in memory, one per user and message between flushes, then
-        written in batches (never a row per view)."""
-        wanted = check_ids(ids)
-        async with self._d.storage.transaction() as tx:
-            access = await readable(tx, chat_id, principal.user_id, self._d.clock.now())
-        if access.chat.kind is not ChatKind.CHANNEL:
-            return
-        for msg_id in wanted:
-            if 0 < msg_id <= access.chat.last_msg_id and (principal.user_id, chat_id, msg_id) not in self._viewed:
-                self._viewed.add((principal.user_id, chat_id, msg_id))
-                self._views[(chat_id, msg_id)] += 1
-        if sum(self._views.values()) >= self._d.policy.views_flush_every:
-            await self.flush_views()
+    async def record_views(self, principal: Principal, chat_id: int, ids: list[int]) -> int:
+        """Count views of channel posts (once per viewer per post; see ``views.ViewCounter``);
+        returns how many were first views."""
+        return await self._views.record(principal, chat_id, ids)
 
     async def flush_views(self) -> int:
-        """Write the pending view counts; returns how many views were written."""
-        pending, self._views = dict(self._views), defaultdict(int)
-        self._viewed.clear()
-        if not pending:
-            return 0
-        async with self._d.storage.transaction() as tx:
-            await tx.messages.add_views(pending)
-        return sum(pending.values())
+        """Write the pending view counts and push the totals; returns how many views were written."""
+        return await self._views.flush()
 
     def pending_views(self) -> int:
-        return sum(self._views.values())
+        return self._views.pending()
+
+    async def close(self) -> None:
+        await self._d.views.close()

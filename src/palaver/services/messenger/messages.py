@@ -17,12 +17,19 @@ from palaver.domain.messenger.messages import (
 from palaver.domain.messenger.rights import Action
 from palaver.domain.messenger.updates import UpdateType
 from palaver.domain.sessions import Principal
-from palaver.errors import Forbidden, InvalidInput, NotFound
+from palaver.errors import Conflict, Forbidden, InvalidInput, NotFound
 from palaver.ports import Transaction
 from palaver.services.messenger.access import Access, load_access, readable, recipients
 from palaver.services.messenger.deps import Deps
 from palaver.services.messenger.serialize import message_json, reactions_json
 from palaver.services.messenger.staging import Staged
+
+RANDOM_ID_MIN, RANDOM_ID_MAX = -(2**63), 2**63 - 1
+
+
+def check_random_id(random_id: int | None) -> None:
+    if random_id is not None and not RANDOM_ID_MIN <= random_id <= RANDOM_ID_MAX:
+        raise InvalidInput("A random_id is a 64-bit signed integer.", code="invalid_random_id")
 
 
 def message_not_found() -> NotFound:
@@ -52,11 +59,22 @@ class MessageService:
         reply_to: int | None = None,
         silent: bool = False,
         anonymous: bool = False,
+        random_id: int | None = None,
     ) -> Message:
+        """Send a message. ``random_id`` (the client's, int64) makes it idempotent: a send repeated
+        with the same ``random_id`` by the same sender returns the message stored the first time
+        (no second message, no second update); in another chat it is ``random_id_duplicate``."""
         content = MessageText(text, entities)  # validated before any I/O
+        check_random_id(random_id)
         user_id = principal.user_id
 
         async def op(tx: Transaction, staged: Staged) -> Message:
+            if random_id is not None:
+                earlier = await tx.messages.get_sent(user_id, random_id)
+                if earlier is not None:
+                    if earlier.chat_id != chat_id:
+                        raise Conflict("This random_id was used for another message.", code="random_id_duplicate")
+                    return earlier
             access = await load_access(tx, chat_id, user_id, staged.now)
             access.require(Action.SEND)
             chat = access.chat
@@ -83,13 +101,20 @@ class MessageService:
                 silent=silent,
                 signature=signature,
             )
-            await tx.messages.insert([message])
+            await tx.messages.insert([message], random_id=random_id)
             members = await recipients(tx, chat)
             staged.to_chat(chat, members, UpdateType.NEW_MESSAGE, {"message": message_json(message)}, msg_id=message.id)
             await self._clear_draft(tx, staged, access)
             return message
 
-        return await self._d.writer.run(op, chat=(chat_id, user_id))
+        sent = None if random_id is None else (user_id, random_id)
+        try:
+            return await self._d.writer.run(op, chat=(chat_id, user_id), sent=sent)
+        except Conflict as exc:
+            if exc.code != "random_id_race":
+                raise
+            # A concurrent send with this random_id (another process) committed first: now it is found.
+            return await self._d.writer.run(op, chat=(chat_id, user_id), sent=sent)
 
     async def _signature(self, tx: Transaction, access: Access) -> str | None:
         if access.chat.kind is not ChatKind.CHANNEL or not access.chat.signatures:

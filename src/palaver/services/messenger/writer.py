@@ -34,6 +34,7 @@ class _Job(Generic[T]):
     future: asyncio.Future[T]
     events: list[Event]
     chat: tuple[int, int] | None  # (chat_id, user_id) whose access the write loads first
+    sent: tuple[int, int] | None = None  # (sender_id, random_id) the write looks up first
 
 
 class Writer:
@@ -49,12 +50,15 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def run(self, op: WriteOp[T], *, chat: tuple[int, int] | None = None) -> T:
+    async def run(
+        self, op: WriteOp[T], *, chat: tuple[int, int] | None = None, sent: tuple[int, int] | None = None
+    ) -> T:
         """Run ``op`` in a transaction; publish what it staged after the commit; return its result.
 
         ``chat``: the ``(chat_id, user_id)`` whose chat and membership ``op`` loads first; a group
         commit loads those of all its writes in one query (and, on PostgreSQL, locks the chat rows
-        in id order before anything else)."""
+        in id order before anything else). ``sent``: the ``(sender_id, random_id)`` of an idempotent
+        send, looked up for all the writes of a group commit in one query."""
         if self._closed:
             raise RuntimeError("the messenger writer is closed")
         if not self._batch:
@@ -64,7 +68,7 @@ class Writer:
             self._task = asyncio.create_task(self._drain(), name="messenger-group-commit")
         assert self._queue is not None
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(op, future, [], chat))
+        await self._queue.put(_Job(op, future, [], chat, sent))
         return await future
 
     async def _run_alone(self, op: WriteOp[T]) -> T:
@@ -138,6 +142,9 @@ class Writer:
         flushed together (one pts allocation and one insert for the batch). With savepoints: each
         write and its updates alone in a savepoint, so a failing one rolls back alone."""
         if not savepoints:
+            sent = [job.sent for job in jobs if job.sent is not None]
+            if sent:  # first: a plain query, before the chats' counters are held in memory
+                await tx.messages.prefetch_sent(sent)
             keys = [job.chat for job in jobs if job.chat is not None]
             if keys:
                 await tx.chats.prefetch(keys)

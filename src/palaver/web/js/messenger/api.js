@@ -59,9 +59,9 @@ export const invites = {
 export const messages = {
   history: (chatId, { offsetId = 0, direction = "older", limit = 40, signal } = {}) =>
     request("GET", `/chats/${enc(chatId)}/messages${query({ offset_id: offsetId, direction, limit })}`, { signal }),
-  send: (chatId, { text, entities = [], replyTo = null, silent = false, anonymous = false }) =>
+  send: (chatId, { text, entities = [], replyTo = null, silent = false, anonymous = false, randomId = null }) =>
     request("POST", `/chats/${enc(chatId)}/messages`, {
-      body: { text, entities, reply_to: replyTo, silent, anonymous },
+      body: { text, entities, reply_to: replyTo, silent, anonymous, random_id: randomId },
     }),
   forward: (toChatId, fromChatId, ids, silent = false) =>
     request("POST", `/chats/${enc(toChatId)}/messages/forward`, { body: { from_chat_id: fromChatId, ids, silent } }),

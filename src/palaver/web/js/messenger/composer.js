@@ -8,6 +8,7 @@ import { translateDom } from "../i18n.js";
 import * as mapi from "./api.js";
 import { detectEntities, errorKey, preview, userName } from "./format.js";
 import { svgIcon } from "./icons.js";
+import { newRandomId } from "./outbox.js";
 
 const DRAFT_DELAY = 800;
 const TYPING_EVERY = 4000;
@@ -190,10 +191,11 @@ export function createComposer({ store, controller }) {
     const target = chat.chatId;
     const current = mode;
     const entities = detectEntities(text);
+    const randomId = newRandomId(); // one per message: its retries are recognised, never stored twice
     sendButton.disabled = true;
     try {
       let message;
-      const attempt = (withEntities) =>
+      const once = (withEntities) =>
         current?.type === "edit"
           ? mapi.messages.edit(target, current.message.id, text, withEntities)
           : mapi.messages.send(target, {
@@ -202,7 +204,11 @@ export function createComposer({ store, controller }) {
               replyTo: current?.type === "reply" ? current.message.id : null,
               silent: !silentOption.hidden && silent.checked,
               anonymous: !anonymousOption.hidden && anonymous.checked,
+              randomId,
             });
+      // Lost on the way (offline, a server error): the same send again once the gateway is back.
+      const attempt = (withEntities) =>
+        controller.outbox.send(() => once(withEntities), { retrying: () => showAlert("messenger.send_retrying") });
       try {
         ({ message } = await attempt(entities));
       } catch (error) {
@@ -210,6 +216,7 @@ export function createComposer({ store, controller }) {
         if (!(error instanceof ApiError) || error.code !== "invalid_entities" || !entities.length) throw error;
         ({ message } = await attempt([]));
       }
+      showAlert(null);
       store.putOwn(message);
       if (chat?.chatId === target) {
         clearTimeout(draftTimer);

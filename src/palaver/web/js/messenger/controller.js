@@ -14,6 +14,7 @@ import { errorKey } from "./format.js";
 import { showChatInfo } from "./info.js";
 import { joinPanel } from "./join.js";
 import { showMenu } from "./modal.js";
+import { Outbox } from "./outbox.js";
 import { Store, hasChannelBox } from "./store.js";
 import { Sync } from "./sync.js";
 
@@ -47,6 +48,7 @@ export class MessengerPage {
     this.hiddenAt = 0;
     this.dialogsReload = null;
     this.membersLearnt = new Set(); // chats whose member names we have asked for
+    this.outbox = new Outbox(); // sends retried (same random_id) until the server answers
 
     this.composer = createComposer({ store: this.store, controller: this });
     this.chat = createChatPane({ store: this.store, controller: this, composer: this.composer });
@@ -116,6 +118,8 @@ export class MessengerPage {
     this.offs.push(
       gw.on("update", (data) => this.sync.receive(data)),
       gw.on("typing", (data) => this.store.setTyping(data.chat_id, data.user_id, data.action === "typing")),
+      gw.on("channel.views", (data) => this.store.setViews(data.chat_id, data.views)),
+      gw.onReady(() => this.outbox.online()), // sends waiting for the connection: try them now
       gw.onState((state) => this.sidebar.setConnection(state)),
     );
     this.sidebar.setConnection(gw.state);
@@ -374,6 +378,7 @@ export class MessengerPage {
     this.composer.flushDraft();
     this.chat.destroy();
     this.sync.close();
+    this.outbox.close();
     for (const item of this.shortcutNodes ?? []) item.remove();
   }
 }

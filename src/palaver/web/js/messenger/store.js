@@ -179,6 +179,24 @@ export class Store {
     this.apply({ type: "edit_message", message }, { own: true });
   }
 
+  /**
+   * A "channel.views" event: the totals of some posts of a channel. A count never goes down here:
+   * events flushed by several servers may arrive in either order.
+   */
+  setViews(chatId, views) {
+    const cache = this.caches.get(chatId);
+    if (!cache || !views || typeof views !== "object") return;
+    const ids = [];
+    for (const [key, count] of Object.entries(views)) {
+      const id = Number(key);
+      const message = cache.byId.get(id);
+      if (!message || !Number.isSafeInteger(count) || count <= (message.views ?? 0)) continue;
+      cache.byId.set(id, { ...message, views: count });
+      ids.push(id);
+    }
+    if (ids.length) this.emit("messages", { chatId, ids, reset: false });
+  }
+
   // ---- updates ------------------------------------------------------------------------------------
 
   apply(update, { own = false } = {}) {
