@@ -37,14 +37,43 @@ def serve(
     port: Annotated[int | None, typer.Option(help="HTTP port.")] = None,
     gateway_port: Annotated[int | None, typer.Option(help="WebSocket gateway port.")] = None,
     migrate: Annotated[bool, typer.Option(help="Apply database migrations first.")] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes sharing the ports (SO_REUSEPORT); more than 1 needs Redis."),
+    ] = None,
+    worker: Annotated[bool, typer.Option("--worker", hidden=True, help="Run as one supervised worker.")] = False,
 ) -> None:
     """Run the HTTP API, the web client and the realtime gateway."""
+    from palaver.supervisor import raise_open_file_limit
+
+    overrides = {"host": host, "http_port": port, "gateway_port": gateway_port, "workers": workers}
+    settings = Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    label = f"[worker {settings.worker_index}] " if worker else ""
+    logging.basicConfig(
+        level=settings.log_level.upper(), format=f"%(asctime)s %(levelname)s {label}%(name)s %(message)s"
+    )
+    if settings.workers != 1 and not worker:
+        raise typer.Exit(_supervise(settings, migrate=migrate))
     from palaver.app import run
 
-    overrides = {"host": host, "http_port": port, "gateway_port": gateway_port}
-    settings = Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    run(settings, migrate=migrate)
+    raise_open_file_limit()
+    run(settings, migrate=migrate and not worker)
+
+
+def _supervise(settings: Settings, *, migrate: bool) -> int:
+    from palaver.adapters.storage.migrate import upgrade
+    from palaver.config import load_secrets
+    from palaver.supervisor import WorkersRefused, check_workers, run_supervisor
+
+    try:
+        check_workers(settings, settings.workers)
+    except WorkersRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    if migrate:
+        upgrade(settings.resolved_database_url())  # once, before any worker starts
+    load_secrets(settings)  # generated once here, not raced for by the workers
+    return run_supervisor(settings, settings.workers)
 
 
 @cli.command()

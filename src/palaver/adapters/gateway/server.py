@@ -63,7 +63,9 @@ class GatewayServer:
       ``user:<id>`` topic may make that user's connections join or leave (by prefix; none by default);
     - ``client_topics``: public topics a client may join itself with ``topics.subscribe``;
     - ``on_disconnect(principal)``: awaited in a task of its own once an authenticated connection
-      has closed, whatever closed it (errors are logged).
+      has closed, whatever closed it (errors are logged);
+    - ``reuse_port``: bind with ``SO_REUSEPORT`` so several processes share the port (the kernel
+      spreads new connections over them; ``palaver serve --workers N``).
     """
 
     def __init__(
@@ -79,8 +81,10 @@ class GatewayServer:
         on_disconnect: OnDisconnect | None = None,
         joinable_prefixes: Iterable[str] = (),
         client_topics: Iterable[str] = (),
+        reuse_port: bool = False,
     ) -> None:
         self._config = config
+        self._reuse_port = reuse_port  # SO_REUSEPORT: several worker processes listen on one port
         self._authenticator = authenticator
         self._router = router
         self._clock = clock
@@ -136,6 +140,7 @@ class GatewayServer:
             websocket_handshake_timeout=config.auth_timeout_seconds,
             read_buffer_init_size=config.read_buffer_bytes,
             logger_name="gateway",
+            reuse_port=self._reuse_port or None,  # passed on to loop.create_server
         )
         self._port = cast(int, self._server.sockets[0].getsockname()[1])
         self._state = ServerState.SERVING

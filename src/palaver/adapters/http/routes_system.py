@@ -16,8 +16,9 @@ LANGUAGES = ("en", "ar", "fr", "de")
 
 
 @router.get("/healthz", tags=["system"])
-async def healthz() -> dict[str, str]:
-    """The process is up and serving."""
+async def healthz(request: Request, response: Response) -> dict[str, str]:
+    """The process is up and serving; the ``X-Palaver-Node`` header names the process (its node id)."""
+    response.headers["X-Palaver-Node"] = str(getattr(request.app.state, "node_id", 0))
     return {"status": "ok"}
 
 
