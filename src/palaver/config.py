@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Several processes on one machine (palaver serve --workers N, SO_REUSEPORT, Redis broker)
     workers: int = 1
     worker_index: int = 0  # set by the supervisor for each worker process
+    # Which process holds the Roulette state: auto = alone with one worker, else owner in worker 0 and
+    # remote (forwarding over the broker) in the others; owner/remote for several nodes
+    roulette_role: Literal["auto", "single", "owner", "remote"] = "auto"
 
     session_secret: str | None = None
     turn_secret: str | None = None
