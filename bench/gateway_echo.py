@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import signal
 import sys
 import tempfile
@@ -51,11 +50,10 @@ from harness import (
     machine,
     other_load,
     other_load_pct,
-    pick_cpus,
+    pinning,
     run_wsload,
     wait_until_quiet,
 )
-from harness import busy_seconds as busy_seconds  # re-exported: bench/roulette.py imports it from here
 
 GOAL_VS_PICOWS = 0.5
 # The gateway request; the bare servers get the very same frame (same size) and echo it back.
@@ -266,13 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         return render_saved(args.render)
     # On SIGTERM (e.g. from `timeout`) unwind normally so every server is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    server_cpu, client_cpu = pick_cpus(args.server_cpu, args.client_cpu)
-    if args.nice:
-        try:  # servers and client are children of this process and inherit its priority
-            os.setpriority(os.PRIO_PROCESS, 0, args.nice)
-        except PermissionError:
-            print(f"warning: not allowed to set nice {args.nice}; running at normal priority", file=sys.stderr)
-            args.nice = 0
+    server_cpu, client_cpu, args.nice = pinning(args.server_cpu, args.client_cpu, args.nice)
     wsload = build_c(WSLOAD_SRC, WSLOAD_BIN)
     print(f"machine: {machine()}", file=sys.stderr)
     print(

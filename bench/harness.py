@@ -7,6 +7,8 @@ child gets SIGTERM if the benchmark dies, so nothing outlives a run. Loopback on
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
 import ctypes
 import json
@@ -17,8 +19,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +37,7 @@ C_ECHO_BIN = BUILD_DIR / "c_echo"
 VENV_BIN = Path(sys.executable).parent
 
 HOST = "127.0.0.1"
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 QUIET_PCT = 10.0  # a run is "quiet" when other processes used at most this much of a core
 # A request the gateway's `echo` method answers; also used to check a fresh gateway works.
 ECHO_REQUEST_TEMPLATE = '{"type":"req","id":{id},"method":"echo","params":{"text":"hello world"}}'
@@ -90,11 +95,12 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.
     raise RuntimeError(f"nothing listening on {HOST}:{port} after {timeout:.0f}s")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGINT, then SIGKILL if the process has not exited within ``timeout`` seconds."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
@@ -140,9 +146,77 @@ def palaver_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "palaver.cli", *args]
 
 
-def http_json(url: str, body: dict[str, object]) -> dict[str, object]:
+@dataclass
+class Palaver:
+    """A running ``palaver serve``."""
+
+    proc: subprocess.Popen[bytes]
+    http_port: int
+    gateway_port: int
+    log: Path
+
+    @property
+    def origin(self) -> str:
+        return f"http://{HOST}:{self.http_port}"
+
+
+def palaver_env(data_dir: Path, http_port: int, gateway_port: int, **settings: str) -> dict[str, str]:
+    """The environment of a benchmark server: this one's, minus any database/broker settings (SQLite in
+    ``data_dir`` and the memory broker unless ``settings`` name others), plus ``settings``
+    (``PALAVER_`` + the upper-cased key)."""
+    env = {
+        **os.environ,
+        "PALAVER_DATA_DIR": str(data_dir),
+        "PALAVER_HOST": HOST,
+        "PALAVER_HTTP_PORT": str(http_port),
+        "PALAVER_GATEWAY_PORT": str(gateway_port),
+    }
+    for name in ("PALAVER_DATABASE_URL", "PALAVER_REDIS_URL", "PALAVER_BROKER"):
+        env.pop(name, None)
+    env.update({f"PALAVER_{key.upper()}": value for key, value in settings.items()})
+    return env
+
+
+@contextlib.contextmanager
+def palaver_process(
+    data_dir: Path,
+    cpu: int | None,
+    log: Path,
+    *,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    stop_timeout: float = 10.0,
+    **settings: str,
+) -> Iterator[Palaver]:
+    """``palaver serve`` on ``data_dir`` (which the caller owns), pinned to ``cpu``; stopped on exit.
+    ``settings`` become ``PALAVER_*`` variables (see :func:`palaver_env`); ``env`` replaces the
+    whole environment instead."""
+    http_port, gateway_port = free_port(), free_port()
+    environment = env if env is not None else palaver_env(data_dir, http_port, gateway_port, **settings)
+    environment = {**environment, "PALAVER_HTTP_PORT": str(http_port), "PALAVER_GATEWAY_PORT": str(gateway_port)}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(  # `palaver serve` applies the migrations before it listens
+            palaver_command("serve", *args),
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=child_setup(cpu),
+        )
+        try:
+            wait_for_port(http_port, proc)
+            wait_for_port(gateway_port, proc)
+            yield Palaver(proc, http_port, gateway_port, log)
+        finally:
+            stop(proc, stop_timeout)
+
+
+def http_json(url: str, body: dict[str, object], token: str | None = None) -> dict[str, object]:
+    """POST ``body`` as JSON (with a bearer ``token``); the JSON reply."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(  # noqa: S310 - loopback URL built here
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        url, data=json.dumps(body).encode(), headers=headers, method="POST"
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         result: dict[str, object] = json.loads(response.read())
@@ -170,71 +244,82 @@ def check_gateway(port: int, origin: str, auth: str) -> str:
         return json.dumps(reply, separators=(",", ":"))
 
 
+# The per-connection message rate limit is still evaluated on every frame, but set high enough never
+# to trigger: the benchmarks measure the gateway's cost, not the limiter's policy.
+UNLIMITED_RATE = {"gateway_rate_per_second": "1000000000", "gateway_rate_burst": "1000000000"}
+
+
+def auth_frame(token: str) -> str:
+    return json.dumps({"type": "auth", "token": token}, separators=(",", ":"))
+
+
 @contextlib.contextmanager
 def gateway_server(cpu: int | None, log_dir: Path) -> Iterator[Target]:
     data_dir = Path(tempfile.mkdtemp(prefix="palaver-bench-"))
-    http_port, gateway_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "PALAVER_DATA_DIR": str(data_dir),
-        "PALAVER_HOST": HOST,
-        "PALAVER_HTTP_PORT": str(http_port),
-        "PALAVER_GATEWAY_PORT": str(gateway_port),
-        # The per-connection message rate limit is still evaluated on every frame, but set high
-        # enough never to trigger: the benchmark measures the gateway's cost, not the limiter's policy.
-        "PALAVER_GATEWAY_RATE_PER_SECOND": "1000000000",
-        "PALAVER_GATEWAY_RATE_BURST": "1000000000",
-    }
-    env.pop("PALAVER_DATABASE_URL", None)
-    env.pop("PALAVER_REDIS_URL", None)
     try:
-        with (log_dir / "gateway.log").open("wb") as log:
-            proc = subprocess.Popen(  # `palaver serve` applies the migrations before it listens
-                palaver_command("serve"),
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=child_setup(cpu),
+        with palaver_process(data_dir, cpu, log_dir / "gateway.log", **UNLIMITED_RATE) as server:
+            origin = server.origin
+            session = http_json(f"{origin}/api/v1/auth/guest", {})
+            token = session.get("session_token")
+            if not isinstance(token, str):
+                raise RuntimeError(f"no session_token in /api/v1/auth/guest reply: {session}")
+            auth = auth_frame(token)
+            sample = check_gateway(server.gateway_port, origin, auth)
+            print(f"gateway sample reply: {sample}", file=sys.stderr)
+            yield Target(
+                name="gateway",
+                pid=server.proc.pid,
+                port=server.gateway_port,
+                auth_frame=auth,
+                expect='"type":"res"',
+                origin=origin,
             )
-            try:
-                wait_for_port(http_port, proc)
-                wait_for_port(gateway_port, proc)
-                origin = f"http://{HOST}:{http_port}"
-                session = http_json(f"{origin}/api/v1/auth/guest", {})
-                token = session.get("session_token")
-                if not isinstance(token, str):
-                    raise RuntimeError(f"no session_token in /api/v1/auth/guest reply: {session}")
-                auth = json.dumps({"type": "auth", "token": token}, separators=(",", ":"))
-                sample = check_gateway(gateway_port, origin, auth)
-                print(f"gateway sample reply: {sample}", file=sys.stderr)
-                yield Target(
-                    name="gateway",
-                    pid=proc.pid,
-                    port=gateway_port,
-                    auth_frame=auth,
-                    expect='"type":"res"',
-                    origin=origin,
-                )
-            finally:
-                stop(proc)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+async def pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def pg_backend_pids(database: str) -> list[int]:
+    """The server processes of the PostgreSQL sessions on ``database``."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
+    finally:
+        await conn.close()
+    return [int(r["pid"]) for r in rows]
+
+
+@contextlib.contextmanager
+def pg_database(prefix: str = "palaver_bench") -> Iterator[str]:
+    """A throw-away PostgreSQL database (its name), dropped on exit."""
+    database = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    asyncio.run(pg_admin(f'CREATE DATABASE "{database}"'))
+    try:
+        yield database
+    finally:
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
 # --------------------------------------------------------------------------- load client
 
 
-def run_wsload(
-    target: Target,
-    conns: int,
-    *,
-    seconds: float,
-    warmup: float,
-    cpu: int | None,
-    extra: Sequence[str] = (),
-) -> dict[str, float]:
-    """Run the C load client once against ``target``; returns its JSON result line.
-    ``extra`` holds further wsload options (``-k``, ``-m``, ``-l`` ...)."""
+def wsload_command(
+    target: Target, conns: int, *, seconds: float, warmup: float, extra: Sequence[str] = ()
+) -> list[str]:
     cmd = [
         str(build_c(WSLOAD_SRC, WSLOAD_BIN)),
         "-h", HOST,
@@ -251,15 +336,82 @@ def run_wsload(
         cmd += ["-e", target.expect]
     if target.origin:
         cmd += ["-O", target.origin]
-    cmd += list(extra)
-    timeout = seconds + warmup + 90  # wsload itself gives up 30 s after its own schedule
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=child_setup(cpu))
-    if proc.stderr.strip():
-        print(proc.stderr.strip(), file=sys.stderr)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        raise RuntimeError(f"wsload failed ({proc.returncode}): {proc.stdout} {proc.stderr}")
-    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return [*cmd, *extra]
+
+
+def run_wsload(
+    target: Target,
+    conns: int,
+    *,
+    seconds: float,
+    warmup: float,
+    cpu: int | None,
+    extra: Sequence[str] = (),
+) -> dict[str, float]:
+    """Run the C load client once against ``target``; returns its JSON result line.
+    ``extra`` holds further wsload options (``-k``, ``-m``, ``-l`` ...)."""
+    with WsloadRun(target, conns, seconds=seconds, warmup=warmup, cpu=cpu, extra=extra) as run:
+        return run.result()
+
+
+class WsloadRun:
+    """The C load client running in the background. ``go`` is set when every connection is made
+    (the measured window starts ``warmup`` seconds later); ``result()`` waits for its JSON line."""
+
+    def __init__(
+        self,
+        target: Target,
+        conns: int,
+        *,
+        seconds: float,
+        warmup: float,
+        cpu: int | None,
+        extra: Sequence[str] = (),
+        connect_timeout: float = 60.0,
+    ) -> None:
+        cmd = wsload_command(target, conns, seconds=seconds, warmup=warmup, extra=["-C", str(connect_timeout), *extra])
+        self.timeout = connect_timeout + seconds + warmup + 60  # wsload gives up 30 s after its own schedule
+        self.go = threading.Event()
+        self.ready = 0  # connections made, once ``go`` is set
+        self._stderr: list[str] = []
+        self._proc = subprocess.Popen(
+            [str(build_c(WSLOAD_SRC, WSLOAD_BIN)), *cmd[1:]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=child_setup(cpu),
+        )
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+
+    def _read_stderr(self) -> None:
+        assert self._proc.stderr is not None
+        for line in self._proc.stderr:
+            if line.startswith("wsload: go "):
+                self.ready = int(line.split()[2])
+                self.go.set()
+            else:
+                self._stderr.append(line)
+        self.go.set()  # it ended: nobody waits for a go that never comes
+
+    def result(self) -> dict[str, float]:
+        out, _ = self._proc.communicate(timeout=self.timeout)
+        self._reader.join(timeout=5)
+        errors = "".join(self._stderr).strip()
+        if errors:
+            print(errors, file=sys.stderr)
+        if self._proc.returncode != 0 or not out.strip():
+            raise RuntimeError(f"wsload failed ({self._proc.returncode}): {out} {errors[-2000:]}")
+        result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+        return result
+
+    def __enter__(self) -> WsloadRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
 
 
 # --------------------------------------------------------------------------- CPU accounting
@@ -282,6 +434,25 @@ def efficiency(r: dict[str, float]) -> float | None:
     if r.get("server_cpu_pct", -1) <= 0:
         return None
     return r["rate"] / (r["server_cpu_pct"] / 100.0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc/<pid>/stat; 0 when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (VmRSS of /proc/<pid>/status); 0 when it is gone."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def busy_seconds() -> float:
@@ -312,6 +483,41 @@ def machine() -> str:
                 model = line.split(":", 1)[1].strip()
                 break
     return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}"
+
+
+def set_nice(nice: int) -> int:
+    """Run this process (and so the servers and clients it starts) at ``nice``; returns the value
+    in effect (0 when not allowed)."""
+    if not nice:
+        return 0
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except PermissionError:
+        print(f"warning: not allowed to set nice {nice}; running at normal priority", file=sys.stderr)
+        return 0
+    return nice
+
+
+def pinning(server_cpu: int, client_cpu: int, nice: int) -> tuple[int | None, int | None, int]:
+    """The usual start of a benchmark: the CPUs to pin server and client to (see :func:`pick_cpus`)
+    and the nice value in effect (see :func:`set_nice`)."""
+    server, client = pick_cpus(server_cpu, client_cpu)
+    return server, client, set_nice(nice)
+
+
+def add_machine_options(parser: argparse.ArgumentParser, *, quiet_wait: float = 20.0, nice: int = -10) -> None:
+    """The options every benchmark has: the quiet-run wait, nice value and the two CPUs."""
+    parser.add_argument(
+        "--quiet-wait", type=float, default=quiet_wait, help=f"wait up to S s for an idle machine ({quiet_wait:g})"
+    )
+    parser.add_argument("--nice", type=int, default=nice, help=f"nice of server and clients ({nice})")
+    parser.add_argument("--server-cpu", type=int, default=0, help="CPU of the server (0)")
+    parser.add_argument("--client-cpu", type=int, default=1, help="CPU of the load client (1)")
+
+
+def run_header(nice: int) -> str:
+    """When and where a benchmark ran, for the first line of its report."""
+    return f"{time.strftime('%Y-%m-%d %H:%M')} — {machine()}; python {sys.version.split()[0]}; nice {nice}"
 
 
 def pick_cpus(server_cpu: int, client_cpu: int) -> tuple[int | None, int | None]:

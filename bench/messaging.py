@@ -30,124 +30,40 @@ import argparse
 import array
 import asyncio
 import contextlib
-import ctypes
 import json
 import multiprocessing
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from harness import (
+    HOST,
+    busy_seconds,
+    cpu_seconds,
+    machine,
+    palaver_env,
+    palaver_process,
+    pg_backend_pids,
+    pg_database,
+    pinning,
+    wait_until_quiet,
+)
 from messaging_load import ConnSpec, Scenario, client_main
 
-HOST = "127.0.0.1"
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-VENV_BIN = Path(sys.executable).parent
 SCENARIOS = ("1to1-max", "1to1-rate", "group-max", "group-rate")
 GOALS = {"1to1 msg/s": 4000.0, "1to1 p99 ms at 1,000 msg/s": 20.0, "group deliveries/s": 30000.0}
 SYNAPSE = (
     "Matrix Synapse 1.163 on this machine: 1:1 87–102 msg/s, delivery p99 ≈ 270 ms; "
     "group ≈ 1,100 deliveries/s, p99 2.7 s"
 )
-
-
-# --------------------------------------------------------------------------- process helpers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
-
-
-def child_setup(cpu: int | None) -> Callable[[], None]:
-    """Between fork and exec: pin to ``cpu``; die with this script (no server outlives it)."""
-
-    def setup() -> None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if cpu is not None:
-            os.sched_setaffinity(0, {cpu})
-
-    return setup
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listening on {HOST}:{port} after {timeout:.0f}s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def busy_seconds() -> float:
-    """CPU-seconds all CPUs spent busy since boot (/proc/stat)."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields)
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_until_quiet(max_wait: float, threshold: float = 0.15) -> float:
-    """Wait (at most ``max_wait`` s) until the machine is nearly idle — less than ``threshold`` of one
-    core busy over half a second — so a run does not start in the middle of someone else's tests."""
-    deadline = time.monotonic() + max_wait
-    while True:
-        before = busy_seconds()
-        time.sleep(0.5)
-        busy = (busy_seconds() - before) / 0.5
-        if busy < threshold or time.monotonic() >= deadline:
-            return busy
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} CPUs, {model}"
-
-
-def palaver_command(*args: str) -> list[str]:
-    exe = VENV_BIN / "palaver"
-    return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "palaver.cli", *args]
 
 
 # --------------------------------------------------------------------------- the server
@@ -164,27 +80,6 @@ class Server:
     database: str | None = None  # PostgreSQL: the throw-away database's name
 
 
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-async def pg_backend_pids(database: str) -> list[int]:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
-    finally:
-        await conn.close()
-    return [int(r["pid"]) for r in rows]
-
-
 @contextlib.contextmanager
 def palaver_server(
     backend: str, cpu: int | None, log_dir: Path, *, code: str = "current", src: Path | None = None
@@ -192,40 +87,19 @@ def palaver_server(
     """``palaver serve`` of this checkout, or with ``src``, of the ``palaver`` package in that directory
     (same virtualenv, same dependencies: a same-run baseline)."""
     data_dir = Path(tempfile.mkdtemp(prefix="palaver-bench-msg-"))
-    http_port, gateway_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "PALAVER_DATA_DIR": str(data_dir),
-        "PALAVER_HOST": HOST,
-        "PALAVER_HTTP_PORT": str(http_port),
-        "PALAVER_GATEWAY_PORT": str(gateway_port),
-        "PALAVER_LOG_LEVEL": "warning",
-    }
-    for name in ("PALAVER_DATABASE_URL", "PALAVER_REDIS_URL", "PALAVER_BROKER"):
-        env.pop(name, None)
+    env = palaver_env(data_dir, 0, 0, log_level="warning")
     if src is not None:
         env["PYTHONPATH"] = str(src)
-    database = None
-    if backend == "postgres":
-        database = f"palaver_bench_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{database}"'))
-        env["PALAVER_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
     log = log_dir / f"server-{backend}-{code}.log"
     try:
-        with log.open("wb") as out:
-            proc = subprocess.Popen(  # `palaver serve` migrates the database before it listens
-                palaver_command("serve"), env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=child_setup(cpu)
-            )
-            try:
-                wait_for_port(http_port, proc)
-                wait_for_port(gateway_port, proc)
-                yield Server(backend, code, proc, http_port, gateway_port, log, database)
-            finally:
-                stop(proc)
+        with contextlib.ExitStack() as stack:
+            database = stack.enter_context(pg_database()) if backend == "postgres" else None
+            if database is not None:
+                env["PALAVER_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+            server = stack.enter_context(palaver_process(data_dir, cpu, log, env=env, stop_timeout=15))
+            yield Server(backend, code, server.proc, server.http_port, server.gateway_port, log, database)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
-        if database is not None:
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
 # --------------------------------------------------------------------------- set-up over HTTP
@@ -592,7 +466,7 @@ def run_backend(
             for _ in range(args.repeat):
                 for server, fleet in targets:  # alternate, so background load hits both alike
                     if args.quiet_wait > 0:
-                        wait_until_quiet(args.quiet_wait)
+                        wait_until_quiet(args.quiet_wait, threshold=0.15)
                     result = measure(server, fleet, scenario, args)
                     runs.setdefault(server.code, []).append(result)
                     print(f"[{backend}/{server.code}] {json.dumps(result.__dict__)}", file=sys.stderr)
@@ -607,18 +481,7 @@ def run_backend(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    cpus = sorted(os.sched_getaffinity(0))
-    server_cpu: int | None = args.server_cpu
-    client_cpu: int | None = args.client_cpu
-    if server_cpu not in cpus or client_cpu not in cpus or server_cpu == client_cpu:
-        print(f"warning: cannot pin server and clients to separate CPUs (have {cpus}); not pinning", file=sys.stderr)
-        server_cpu = client_cpu = None
-    if args.nice:
-        try:  # the server and the client processes are children: they inherit it
-            os.setpriority(os.PRIO_PROCESS, 0, args.nice)
-        except PermissionError:
-            print(f"warning: not allowed to set nice {args.nice}; running at normal priority", file=sys.stderr)
-            args.nice = 0
+    server_cpu, client_cpu, args.nice = pinning(args.server_cpu, args.client_cpu, args.nice)
     results: list[Result] = []
     failures: list[str] = []
     codes: list[tuple[str, Path | None]] = [("current", None)]

@@ -57,21 +57,11 @@ from pathlib import Path
 from typing import Any
 
 from _roulette_client import CAUSES, UNFINISHED, MeasurePlan, StartPlan, client_main
-from harness import busy_seconds, gateway_server, machine, wait_until_quiet
+from harness import busy_seconds, cpu_seconds, gateway_server, machine, pinning, wait_until_quiet
 
 GOAL_P99_MS = 20.0
 GOAL_PAIRS_PER_S = 1000.0
 START_PARAMS = b'{"languages":["en"],"interests":[],"text_only":true,"auto_next":false}'
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def core_busy_seconds(cpu: int | None) -> float:
@@ -566,18 +556,7 @@ def gc_pauses(log: Path) -> list[tuple[int, int, float, float]]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    cpus = sorted(os.sched_getaffinity(0))
-    server_cpu: int | None = args.server_cpu
-    client_cpu: int | None = args.client_cpu
-    if server_cpu not in cpus or client_cpu not in cpus or server_cpu == client_cpu:
-        print(f"warning: cannot pin server/client to separate CPUs (have {cpus}); not pinning", file=sys.stderr)
-        server_cpu = client_cpu = None
-    if args.nice:
-        try:  # the server and the client processes are children of this process and inherit it
-            os.setpriority(os.PRIO_PROCESS, 0, args.nice)
-        except PermissionError:
-            print(f"warning: not allowed to set nice {args.nice}; running at normal priority", file=sys.stderr)
-            args.nice = 0
+    server_cpu, client_cpu, args.nice = pinning(args.server_cpu, args.client_cpu, args.nice)
     command = " ".join(["bench/roulette.py", *(argv if argv is not None else sys.argv[1:])])
     args.machine = machine()  # before this script pins itself to the client CPU
     print(f"machine: {args.machine}", file=sys.stderr)

@@ -7,7 +7,8 @@
  *   echo mode   (default): closed loop, each connection keeps K requests in
  *                flight; every complete reply frame is one round trip, timed
  *                with CLOCK_MONOTONIC into a log-linear latency histogram;
- *   listen mode (-l):      connections only read and count frames.
+ *   listen mode (-l):      connections only read and count frames (and, with
+ *                -H, send the -m frame every H seconds: a heartbeat).
  * Runs W seconds of warm-up, then measures D seconds, then stops by itself.
  * epoll, non-blocking, one thread per process; -P forks P processes.
  * Prints one JSON line on stdout.
@@ -57,6 +58,9 @@ static double opt_warmup = 1.0;
 static double opt_connect_timeout = 30.0;
 static const char *opt_template = "{\"type\":\"req\",\"id\":{id},\"method\":\"echo\",\"params\":{\"text\":\"hello world\"}}";
 static const char *opt_auth = NULL;
+static char **auth_lines = NULL; /* -A FILE: one auth frame per connection (by global index) */
+static long auth_count = 0;
+static double opt_heartbeat = 0; /* -H: listen mode heartbeat period, seconds */
 static const char *opt_expect = NULL;
 static const char *opt_ts_key = NULL;
 static int opt_sources = 1;
@@ -218,6 +222,7 @@ typedef struct {
     uint64_t *sent; /* ring of K send timestamps */
     unsigned head, count;
     int frag; /* inside a fragmented message */
+    long gidx; /* global index of the connection (over all processes) */
 } conn_t;
 
 static conn_t *conns;
@@ -386,7 +391,7 @@ static uint64_t parse_ts(const char *p, size_t len) {
     for (const char *q = p; q + kl + 3 < end; q++) {
         if (q[0] == '"' && memcmp(q + 1, opt_ts_key, kl) == 0 && q[kl + 1] == '"') {
             const char *r = q + kl + 2;
-            while (r < end && (*r == ':' || *r == ' ')) r++;
+            while (r < end && (*r == ':' || *r == ' ' || *r == '"')) r++; /* "KEY":123 or "KEY":"123" */
             uint64_t v = 0;
             int digits = 0;
             while (r < end && *r >= '0' && *r <= '9') {
@@ -553,7 +558,11 @@ static int handshake_response(conn_t *c) {
     size_t used = (size_t)(end + 4 - c->in);
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
-    if (opt_auth) {
+    if (auth_count) {
+        const char *auth = auth_lines[c->gidx % auth_count];
+        c->state = ST_AUTH;
+        if (send_frame(c, 0x1, auth, strlen(auth)) < 0) return -1;
+    } else if (opt_auth) {
         c->state = ST_AUTH;
         if (send_frame(c, 0x1, opt_auth, strlen(opt_auth)) < 0) return -1;
     } else {
@@ -611,6 +620,7 @@ static void open_conn(long i) {
     long g = conn_base + i;
     c->fd = -1;
     c->state = ST_CLOSED;
+    c->gidx = g;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         if (warned < 3) {
@@ -709,6 +719,21 @@ static void on_event(conn_t *c, uint32_t events) {
 
 /* ---------------------------------------------------------------- a worker */
 
+/* listen mode with -H: walk the connections at nconns/H per second, so each one sends the -m
+ * frame once every H seconds, spread evenly; runs from the start (connections made early in a long
+ * connect phase must not reach the server's idle timeout) */
+static long hb_sent = 0;
+static void send_heartbeats(uint64_t t, uint64_t t_start) {
+    if (!opt_listen || opt_heartbeat <= 0 || nconns == 0) return;
+    long due = (long)((double)(t - t_start) / (opt_heartbeat * 1e9) * (double)nconns);
+    size_t len = strlen(opt_template);
+    for (; hb_sent < due; hb_sent++) {
+        conn_t *c = &conns[hb_sent % nconns];
+        if (hb_sent % nconns < opened && c->state == ST_READY && send_frame(c, 0x1, opt_template, len) < 0)
+            conn_close(c, 1);
+    }
+}
+
 static void worker(int idx, result_t *out, int status_fd, int go_fd) {
     res = out;
     memset(res, 0, sizeof *res);
@@ -761,6 +786,7 @@ static void worker(int idx, result_t *out, int status_fd, int go_fd) {
                 if (write(status_fd, &b, 1) != 1) die("write status");
             } else {
                 t_go = t;
+                fprintf(stderr, "wsload: go %ld\n", res->conns_ready); /* the window starts after -w */
             }
         }
         if (t_go && !running) {
@@ -790,7 +816,8 @@ static void worker(int idx, result_t *out, int status_fd, int go_fd) {
             stopping = 1;
             break;
         }
-        int timeout_ms = 100;
+        send_heartbeats(t, t_start);
+        int timeout_ms = opt_heartbeat > 0 ? 20 : 100;
         if (running) {
             uint64_t next = measuring ? t_end : t_warm_end;
             uint64_t dt = next > t ? (next - t) / 1000000ULL + 1 : 0;
@@ -825,6 +852,31 @@ static void worker(int idx, result_t *out, int status_fd, int go_fd) {
 
 /* ------------------------------------------------------------------- main */
 
+static void load_auth_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) die(path);
+    long cap = 1024;
+    auth_lines = malloc((size_t)cap * sizeof *auth_lines);
+    char *line = NULL;
+    size_t n = 0;
+    ssize_t len;
+    while ((len = getline(&line, &n, f)) > 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (!len) continue;
+        if (auth_count == cap) {
+            cap *= 2;
+            auth_lines = realloc(auth_lines, (size_t)cap * sizeof *auth_lines);
+        }
+        if (!auth_lines || !(auth_lines[auth_count++] = strdup(line))) die("malloc");
+    }
+    free(line);
+    fclose(f);
+    if (!auth_count) {
+        fprintf(stderr, "wsload: no auth frames in %s\n", path);
+        exit(1);
+    }
+}
+
 static void usage(const char *argv0) {
     fprintf(stderr,
             "usage: %s -p PORT [options]\n"
@@ -844,6 +896,9 @@ static void usage(const char *argv0) {
             "  -P P         fork P processes\n"
             "  -l           listen mode: only read and count frames\n"
             "  -T KEY       listen mode: latency from a CLOCK_MONOTONIC ns integer field \"KEY\"\n"
+            "               (a number, or a string that starts with one)\n"
+            "  -H SECONDS   listen mode: every connection sends the -m frame every SECONDS (heartbeat)\n"
+            "  -A FILE      auth frames, one per line; connection i sends line i (mod the count)\n"
             "  -n MAX       max concurrent handshakes (default 128)\n"
             "  -S PID       report this process's CPU use over the measured window\n",
             argv0);
@@ -852,7 +907,7 @@ static void usage(const char *argv0) {
 
 int main(int argc, char **argv) {
     int ch;
-    while ((ch = getopt(argc, argv, "h:p:u:O:c:k:d:w:C:m:a:e:s:P:lT:n:S:")) != -1) {
+    while ((ch = getopt(argc, argv, "h:p:u:O:c:k:d:w:C:m:a:A:e:s:P:lT:H:n:S:")) != -1) {
         switch (ch) {
         case 'h': opt_host = optarg; break;
         case 'p': opt_port = atoi(optarg); break;
@@ -870,6 +925,8 @@ int main(int argc, char **argv) {
         case 'P': opt_procs = atoi(optarg); break;
         case 'l': opt_listen = 1; break;
         case 'T': opt_ts_key = optarg; break;
+        case 'H': opt_heartbeat = atof(optarg); break;
+        case 'A': load_auth_lines(optarg); break;
         case 'n': opt_max_pending = atoi(optarg); break;
         case 'S': opt_server_pid = atoi(optarg); break;
         default: usage(argv[0]);
@@ -928,6 +985,9 @@ int main(int argc, char **argv) {
             }
         }
         if (ok) {
+            long ready = 0;
+            for (int i = 0; i < opt_procs; i++) ready += results[i].conns_ready;
+            fprintf(stderr, "wsload: go %ld\n", ready); /* the window starts after -w */
             char gobuf[256];
             memset(gobuf, 'G', sizeof gobuf);
             for (int left = opt_procs; left > 0;) {
