@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +17,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from palaver.adapters.broker import make_broker
+from palaver.adapters.classifier import make_classifier
 from palaver.adapters.gateway import GatewayConfig, GatewayServer, RequestRouter
 from palaver.adapters.gateway.routes_messenger import register_messenger_methods
 from palaver.adapters.gateway.routes_roulette import register_roulette_methods
@@ -22,22 +25,28 @@ from palaver.adapters.http.api import create_http_app
 from palaver.adapters.security.passwords import Argon2Hasher
 from palaver.adapters.storage.migrate import upgrade_async
 from palaver.adapters.storage.sql_storage import SqlStorage
+from palaver.adapters.views import make_view_ledger
 from palaver.clock import SystemClock
 from palaver.config import Secrets, Settings, load_secrets
 from palaver.domain.sessions import Principal
 from palaver.ids import SnowflakeIds
-from palaver.ports import Broker
+from palaver.ports import Broker, Classifier, Clock
 from palaver.services.accounts import AccountPolicy, AccountService
 from palaver.services.ice import IceService
 from palaver.services.messenger import LockedIds, Messenger, MessengerPolicy
+from palaver.services.moderation import ModerationPolicy, ModerationService
+from palaver.services.moderation.serialize import ban_json
 from palaver.services.roulette import STATS_TOPIC, RouletteService
+from palaver.services.roulette_remote import RouletteRpcServer, distribute_roulette, roulette_role
 from palaver.services.serialize import session_json, user_json
+from palaver.services.snapshots import SnapshotPolicy, SnapshotService
 
 log = logging.getLogger("palaver")
 
 JOINABLE_PREFIXES = ("channel:",)  # topics gateway.join/leave control events may add or remove
 CLIENT_TOPICS = (STATS_TOPIC,)  # public topics clients subscribe to themselves
 VIEWS_FLUSH_SECONDS = 5.0
+EVIDENCE_PURGE_SECONDS = 3600.0  # how often flagged frames past their retention lose their images
 
 
 @dataclass
@@ -55,13 +64,20 @@ class Palaver:
     http: FastAPI
     gateway: GatewayServer
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    roulette_rpc: RouletteRpcServer | None = None  # set in the Roulette owner of several processes
+    moderation: ModerationService = field(kw_only=True)
+    classifier: Classifier | None = field(default=None, kw_only=True)  # Roulette snapshots (a worker pool)
 
     async def start(self) -> None:
         await self.broker.start()
+        if roulette_role(self.settings) != "remote":  # the process holding Roulette's state
+            await self.roulette.load_blocks(await self.moderation.blocked_pairs())  # reports persist
         await self.gateway.start()
         self.background = [
             asyncio.create_task(self.roulette.run(), name="roulette-ticks"),  # matching and roulette:stats
+            *([asyncio.create_task(self.roulette_rpc.run(), name="roulette-rpc")] if self.roulette_rpc else []),
             asyncio.create_task(every(VIEWS_FLUSH_SECONDS, self.messenger.dialogs.flush_views), name="views"),
+            asyncio.create_task(every(EVIDENCE_PURGE_SECONDS, self.moderation.purge_evidence), name="evidence-purge"),
         ]
 
     async def close(self) -> None:
@@ -72,6 +88,8 @@ class Palaver:
                 await task
         self.background = []
         await self.gateway.close()
+        if self.classifier is not None:
+            await self.classifier.close()
         await self.messenger.close()
         await self.broker.close()
         await self.storage.close()
@@ -106,6 +124,7 @@ def build(settings: Settings) -> Palaver:
             login_window_seconds=settings.login_window_seconds,
             login_attempts_per_ip=settings.login_attempts_per_ip,
         ),
+        ip_hash_salt=secrets.ip_hash_salt,
     )
     ice = IceService(
         clock,
@@ -120,8 +139,30 @@ def build(settings: Settings) -> Palaver:
         clock=clock,
         ids=ids,
         policy=MessengerPolicy(batch_writes=settings.messenger_group_commit),
+        # channel views counted once per viewer per post: in Redis when the processes share it
+        views=make_view_ledger(
+            settings.resolved_broker(), clock=clock, redis_url=settings.redis_url, prefix=settings.redis_prefix
+        ),
     )
     roulette = RouletteService(broker=broker, clock=clock, ids=ids)
+    roulette, roulette_rpc = distribute_roulette(roulette, settings, broker=broker, clock=clock)  # several processes
+    moderation = ModerationService(
+        storage=storage,
+        broker=broker,
+        clock=clock,
+        ids=ids,
+        policy=ModerationPolicy.from_settings(settings),
+        ip_hash_salt=secrets.ip_hash_salt,
+        on_ban=lambda user_id, ban: roulette.expel(user_id, ban_json(ban)),  # ends the pair, roulette.banned
+    )
+    classifier = make_classifier(settings.classifier, workers=settings.classifier_workers)  # starts with 1st frame
+    snapshots = SnapshotService(
+        classifier=classifier,
+        moderation=moderation,
+        roulette=roulette,
+        clock=clock,
+        policy=SnapshotPolicy.from_settings(settings),
+    )
     http = create_http_app(
         accounts=accounts,
         storage=storage,
@@ -130,7 +171,10 @@ def build(settings: Settings) -> Palaver:
         gateway_url=settings.resolved_gateway_url(),
         ice=ice,
         messenger=messenger,
+        moderation=moderation,
+        snapshots=snapshots,
     )
+    http.state.node_id = settings.node_id  # /healthz names the process that answered (several workers)
     gateway = GatewayServer(
         GatewayConfig(
             host=settings.host,
@@ -144,7 +188,14 @@ def build(settings: Settings) -> Palaver:
             heartbeat_seconds=settings.gateway_heartbeat_seconds,
         ),
         authenticator=accounts,
-        router=gateway_routes(accounts, messenger, roulette),
+        router=gateway_routes(
+            accounts,
+            messenger,
+            roulette,
+            moderation,
+            clock=clock,
+            new_guest_link_block_seconds=settings.new_guest_link_block_seconds,
+        ),
         broker=broker,
         clock=clock,
         registry=registry,
@@ -152,15 +203,41 @@ def build(settings: Settings) -> Palaver:
         on_disconnect=lambda principal: roulette.disconnect(principal.session_id),
         joinable_prefixes=JOINABLE_PREFIXES,
         client_topics=CLIENT_TOPICS,
+        reuse_port=settings.workers > 1,  # several worker processes share the port
     )
-    return Palaver(settings, secrets, storage, broker, accounts, messenger, roulette, registry, http, gateway)
+    node = Palaver(
+        settings,
+        secrets,
+        storage,
+        broker,
+        accounts,
+        messenger,
+        roulette,
+        registry,
+        http,
+        gateway,
+        moderation=moderation,
+        classifier=classifier,
+    )
+    node.roulette_rpc = roulette_rpc
+    return node
 
 
-def gateway_routes(accounts: AccountService, messenger: Messenger, roulette: RouletteService) -> RequestRouter:
+def gateway_routes(
+    accounts: AccountService,
+    messenger: Messenger,
+    roulette: RouletteService,
+    moderation: ModerationService,
+    *,
+    clock: Clock | None = None,
+    new_guest_link_block_seconds: float = 0.0,
+) -> RequestRouter:
     """Requests a client may make over the gateway (see docs/protocol.md, "Gateway methods")."""
     router = RequestRouter()
     register_messenger_methods(router, messenger)
-    register_roulette_methods(router, roulette, accounts)
+    register_roulette_methods(
+        router, roulette, accounts, moderation, clock=clock, new_guest_link_block_seconds=new_guest_link_block_seconds
+    )
 
     async def echo(_: Principal, params: dict[str, Any]) -> dict[str, Any]:
         return params
@@ -178,10 +255,12 @@ def gateway_routes(accounts: AccountService, messenger: Messenger, roulette: Rou
     return router
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:  # several worker processes accept on this port (palaver serve --workers N)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.setblocking(False)
@@ -195,7 +274,7 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
         await upgrade_async(settings.resolved_database_url())
     node = build(settings)
     await node.start()
-    sock = bind_socket(settings.host, settings.http_port)
+    sock = bind_socket(settings.host, settings.http_port, reuse_port=settings.workers > 1)
     config = uvicorn.Config(
         node.http,
         loop="none",
@@ -210,10 +289,21 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
     log.warning(
         "palaver serving http://%s:%d (gateway port %d)", settings.host, http_port, node.gateway.port
     )
+    absorb_stop_signals()
     try:
         await server.serve(sockets=[sock])
     finally:
         await node.close()
+        log.warning("palaver stopped")
+
+
+def absorb_stop_signals() -> None:
+    """uvicorn catches SIGINT/SIGTERM, stops, then raises the caught signal again once it has
+    restored the handlers it found. With the default handlers that would end the process before
+    ``node.close()`` (final view flush, broker and storage close) runs; let it land here instead."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, frame: None)
 
 
 def run(settings: Settings, *, migrate: bool = True) -> None:

@@ -14,6 +14,13 @@ from palaver.domain.messenger.members import Draft, Member
 from palaver.domain.messenger.messages import Entity, Message
 from palaver.domain.messenger.roles import AdminRights, MemberStatus
 from palaver.domain.messenger.updates import StoredUpdate
+from palaver.domain.moderation.appeals import Appeal, AppealState
+from palaver.domain.moderation.audit import AuditEntry
+from palaver.domain.moderation.bans import Ban
+from palaver.domain.moderation.frames import FlaggedFrame
+from palaver.domain.moderation.reports import Report
+from palaver.domain.moderation.review import ReviewState
+from palaver.domain.moderation.subjects import BanSubject
 from palaver.domain.sessions import Device, Session
 from palaver.ids import IdGenerator as IdGenerator
 
@@ -68,6 +75,10 @@ class UserRepository(Protocol):
 
     async def set_role(self, user_id: int, role: Role) -> None: ...
 
+    async def get_many(self, user_ids: Iterable[int]) -> dict[int, User]:
+        """The users that exist among ``user_ids``, by id."""
+        ...
+
     async def count_by_kind(self, kind: AccountKind) -> int: ...
 
 
@@ -90,6 +101,12 @@ class SessionRepository(Protocol):
 
     async def touch(self, session_id: int, now: float) -> None: ...
 
+    async def set_ip_hash(self, session_id: int, ip_hash: bytes) -> None: ...
+
+    async def ip_hashes(self, user_id: int, *, since: float) -> list[bytes]:
+        """Distinct IP hashes of the user's sessions seen since ``since`` (revoked ones included)."""
+        ...
+
 
 class DeviceRepository(Protocol):
     async def insert(self, device: Device) -> None: ...
@@ -97,6 +114,10 @@ class DeviceRepository(Protocol):
     async def get_by_token_hash(self, token_hash: bytes) -> Device | None: ...
 
     async def revoke_for_user(self, user_id: int, now: float) -> None: ...
+
+    async def ids_for_user(self, user_id: int) -> list[int]:
+        """Every device the user ever had, revoked ones included."""
+        ...
 
 
 # --------------------------------------------------------------------------- messenger storage
@@ -182,7 +203,19 @@ class MemberRepository(Protocol):
 
 
 class MessageRepository(Protocol):
-    async def insert(self, items: list[Message]) -> None: ...
+    async def insert(self, items: list[Message], *, random_id: int | None = None) -> None:
+        """``random_id``: the sender's idempotency key of the one message inserted (a send)."""
+        ...
+
+    async def get_sent(self, sender_id: int, random_id: int) -> Message | None:
+        """The message ``sender_id`` sent with ``random_id`` (stored, or inserted earlier in this
+        transaction), if any."""
+        ...
+
+    async def prefetch_sent(self, keys: list[tuple[int, int]]) -> None:
+        """Look up ``(sender_id, random_id)`` pairs for ``get_sent`` in one query (a group commit
+        calls it before its writes)."""
+        ...
 
     async def get(self, chat_id: int, msg_id: int, *, lock: bool = False) -> Message | None:
         """``lock``: keep the row locked until commit (every change to a message locks it first)."""
@@ -212,7 +245,9 @@ class MessageRepository(Protocol):
 
     async def my_reactions(self, user_id: int, chat_id: int, ids: Iterable[int]) -> dict[int, str]: ...
 
-    async def add_views(self, counts: dict[tuple[int, int], int]) -> None: ...
+    async def add_views(self, counts: dict[tuple[int, int], int]) -> dict[tuple[int, int], int]:
+        """Add view counts to messages; returns each existing message's total after the addition."""
+        ...
 
     async def search(
         self,
@@ -272,6 +307,101 @@ class InviteRepository(Protocol):
     async def count_requests(self, chat_id: int) -> int: ...
 
 
+# --------------------------------------------------------------------------- trust & safety storage
+
+
+class ReportRepository(Protocol):
+    async def insert(self, report: Report) -> None: ...
+
+    async def get(self, report_id: int) -> Report | None: ...
+
+    async def against(self, reported_id: int, *, since: float) -> list[Report]:
+        """Reports of ``reported_id`` made at or after ``since``, oldest first."""
+        ...
+
+    async def list(self, *, state: ReviewState | None, limit: int, before: int | None) -> list[Report]:
+        """Newest first; ``state=None`` for every state; ``before``: only ids below it."""
+        ...
+
+    async def set_state(self, report_ids: Iterable[int], state: ReviewState) -> None: ...
+
+
+class BanRepository(Protocol):
+    async def lock_user(self, user_id: int) -> None:
+        """Serialise ban decisions about one person until the transaction ends."""
+        ...
+
+    async def insert(self, ban: Ban, subjects: list[BanSubject]) -> None: ...
+
+    async def get(self, ban_id: int) -> Ban | None: ...
+
+    async def subjects(self, ban_id: int) -> list[BanSubject]: ...
+
+    async def for_user(self, user_id: int) -> list[Ban]:
+        """Every ban of the account, oldest first."""
+        ...
+
+    async def in_force_for(self, subjects: list[BanSubject], now: float) -> list[Ban]:
+        """Bans neither lifted nor run out at ``now`` that apply to any of ``subjects``."""
+        ...
+
+    async def list(self, *, state: str, now: float, limit: int, before: int | None) -> list[Ban]:
+        """``state``: "active", "review" or "all"; newest first."""
+        ...
+
+    async def lift(self, ban_id: int, *, at: float, by: int | None, note: str) -> None: ...
+
+    async def set_ends_at(self, ban_id: int, ends_at: float | None) -> None: ...
+
+
+class AppealRepository(Protocol):
+    async def insert(self, appeal: Appeal) -> None:
+        """``Conflict(code="appeal_exists")`` when the ban has an open appeal already."""
+        ...
+
+    async def get(self, appeal_id: int) -> Appeal | None: ...
+
+    async def latest_for_bans(self, ban_ids: Iterable[int]) -> dict[int, Appeal]: ...
+
+    async def list(self, *, state: AppealState | None, limit: int, before: int | None) -> list[Appeal]: ...
+
+    async def decide(self, appeal: Appeal) -> bool:
+        """Write the decision of an open appeal; False if it was decided already."""
+        ...
+
+
+class FlaggedFrameRepository(Protocol):
+    async def insert(self, frame: FlaggedFrame, image: bytes) -> None: ...
+
+    async def get(self, frame_id: int) -> FlaggedFrame | None: ...
+
+    async def image(self, frame_id: int) -> bytes | None: ...
+
+    async def list(self, *, state: ReviewState | None, limit: int, before: int | None) -> list[FlaggedFrame]: ...
+
+    async def set_state(self, frame_id: int, state: ReviewState) -> None: ...
+
+    async def purge(self, *, flagged_before: float, now: float) -> int:
+        """Delete the images of frames flagged before ``flagged_before`` (rows stay); how many."""
+        ...
+
+    async def count_with_images(self) -> int: ...
+
+
+class AuditRepository(Protocol):
+    async def insert(self, entry: AuditEntry) -> None: ...
+
+    async def list(self, *, limit: int, before: int | None) -> list[AuditEntry]: ...
+
+
+class RouletteBlockRepository(Protocol):
+    async def add(self, user_id: int, other_user_id: int, *, now: float) -> None:
+        """Idempotent."""
+        ...
+
+    async def all(self) -> list[tuple[int, int]]: ...
+
+
 class Transaction(Protocol):
     @property
     def users(self) -> UserRepository: ...
@@ -296,6 +426,24 @@ class Transaction(Protocol):
 
     @property
     def invites(self) -> InviteRepository: ...
+
+    @property
+    def reports(self) -> ReportRepository: ...
+
+    @property
+    def bans(self) -> BanRepository: ...
+
+    @property
+    def appeals(self) -> AppealRepository: ...
+
+    @property
+    def flagged_frames(self) -> FlaggedFrameRepository: ...
+
+    @property
+    def audit_log(self) -> AuditRepository: ...
+
+    @property
+    def roulette_blocks(self) -> RouletteBlockRepository: ...
 
     def savepoint(self) -> AbstractAsyncContextManager[object, None]:
         """A nested unit of work: rolled back alone when its block raises (group commit uses it)."""
@@ -322,7 +470,23 @@ class BatchStorage(Protocol):
         ...
 
 
-# --------------------------------------------------------------------------- security
+# --------------------------------------------------------------------------- channel views
+
+
+class ViewLedger(Protocol):
+    """Who has viewed which channel post, shared by every process that counts views: behind "a
+    view is counted once per viewer per post". A post's viewer set lives for the ledger's window
+    (from the post's first recorded view); see docs/operations.md, "Channel views"."""
+
+    async def first_views(self, keys: list[tuple[int, int, int]]) -> list[bool]:
+        """For each ``(chat_id, msg_id, user_id)``: True when it is seen for the first time (and now
+        recorded), False when it was seen before. Atomic across processes: of concurrent calls
+        with the same key exactly one gets True; a key repeated within ``keys`` is True at most once."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 
 
 class PasswordHasher(Protocol):
@@ -331,3 +495,17 @@ class PasswordHasher(Protocol):
     def verify(self, password_hash: str, password: str) -> bool: ...
 
     def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+# --------------------------------------------------------------------------- trust & safety
+
+
+class Classifier(Protocol):
+    """Scores Roulette snapshot frames for nudity, off the event loop."""
+
+    async def score(self, jpeg: bytes) -> float:
+        """Nudity probability in [0, 1]. ``InvalidInput(code="invalid_image")`` for undecodable bytes;
+        ``Unavailable`` when the classifier is busy or down."""
+        ...
+
+    async def close(self) -> None: ...

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, live_server
 
 
 def test_serves_landing_page_health_and_openapi(live_server: LiveServer) -> None:
@@ -90,3 +92,10 @@ def test_cli_version_migrate_and_grant(live_server: LiveServer) -> None:
     assert ok.returncode == 0 and "root is now admin" in ok.stdout
     me = httpx.get(f"{live_server.http_url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert me.json()["role"] == "admin"
+
+
+def test_sigterm_closes_the_node_and_exits_cleanly(tmp_path: Path) -> None:
+    with live_server(tmp_path / "node") as server:
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=20) == 0
+    assert "palaver stopped" in (tmp_path / "node" / "server.log").read_text()
