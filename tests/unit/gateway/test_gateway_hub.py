@@ -269,3 +269,36 @@ async def test_a_leave_right_after_join_many_always_wins(hub: TopicHub, broker: 
     await asyncio.gather(joining, leaving)
     assert hub.topics == frozenset({"a", "c"})
     assert broker.live("b") == 0
+
+
+async def test_a_sink_that_replaces_its_push_gets_later_payloads_through_the_new_one(
+    hub: TopicHub, broker: RecordingBroker
+) -> None:
+    sink, other = FakeSink(), FakeSink()
+    await hub.join("t", sink)
+    await hub.join("u", sink)
+    await hub.join("t", other)
+    await broker.publish("t", b"1")  # delivered through the original push
+    later: list[bytes] = []
+    sink.push = later.append
+    hub.refresh(["t", "u", "not-joined"], sink)
+    await broker.publish("t", b"2")
+    await broker.publish("u", b"3")
+    assert sink.received == [b"1"]
+    assert later == [b"2", b"3"]
+    assert other.received == [b"1", b"2"]
+
+
+async def test_joins_and_leaves_between_deliveries_are_seen_by_the_next_one(
+    hub: TopicHub, broker: RecordingBroker
+) -> None:
+    a, b = FakeSink(), FakeSink()
+    await hub.join("t", a)
+    await broker.publish("t", b"1")
+    await hub.join("t", b)
+    await broker.publish("t", b"2")
+    await hub.leave("t", a)
+    await broker.publish("t", b"3")
+    assert a.received == [b"1", b"2"]
+    assert b.received == [b"2", b"3"]
+    assert hub.delivered == 4

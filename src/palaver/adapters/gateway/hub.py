@@ -1,7 +1,9 @@
 """Topic fan-out: local connections per topic, one broker subscription per topic.
 
 The broker delivers a message once per process; the hub writes the same payload bytes to every local
-sink of the topic (no per-recipient encoding: this is the fan-out hot path).
+sink of the topic (no per-recipient encoding: this is the fan-out hot path). Each topic keeps a list
+of its sinks' ``push`` callables, rebuilt only after a sink joined or left or changed its ``push``
+(``refresh``), so a delivery is one call per sink and nothing else.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ class Sink(Protocol):
     """A local receiver of topic messages (a connection)."""
 
     push: Callable[[bytes], None]
-    """Send a payload; must not block, and must not join or leave topics synchronously."""
+    """Send a payload; must not block, and must not join or leave topics synchronously. A sink that
+    replaces its ``push`` calls :meth:`TopicHub.refresh` for its topics right away."""
 
     def close(self, code: CloseCode, reason: str) -> None: ...
 
@@ -38,13 +41,14 @@ class Sink(Protocol):
 class _Topic:
     """The local sinks of one topic and its broker subscription."""
 
-    __slots__ = ("controlled", "hub", "revocable", "sinks", "subscribed", "subscription")
+    __slots__ = ("controlled", "hub", "pushes", "revocable", "sinks", "subscribed", "subscription")
 
     def __init__(self, hub: TopicHub, topic: str, subscribed: asyncio.Future[None]) -> None:
         self.hub = hub
         self.revocable = topic.startswith(SESSION_TOPIC_PREFIX)  # session.revoked closes the sinks
         self.controlled = topic.startswith(USER_TOPIC_PREFIX)  # gateway.join/leave change their topics
         self.sinks: set[Sink] = set()
+        self.pushes: list[Callable[[bytes], None]] | None = None  # the sinks' push; None: rebuild
         self.subscribed = subscribed
         self.subscription: Subscription | None = None
 
@@ -52,12 +56,15 @@ class _Topic:
         sinks = self.sinks
         if self.controlled and CONTROL_NEEDLE in payload and self._control(payload):
             return
-        for sink in sinks:
+        pushes = self.pushes
+        if pushes is None:
+            pushes = self.pushes = [sink.push for sink in sinks]
+        for push in pushes:
             try:
-                sink.push(payload)
+                push(payload)
             except Exception:  # one broken sink must not starve the others
                 logger.exception("gateway: delivery to a sink failed")
-        self.hub.delivered += len(sinks)
+        self.hub.delivered += len(pushes)
         if self.revocable and sinks and self.hub.encoder.is_session_revoked(payload):
             for sink in tuple(sinks):
                 sink.close(CloseCode.SESSION_REVOKED, "Session revoked.")
@@ -113,6 +120,7 @@ class TopicHub:
         entry = self._topics.get(topic)
         if entry is not None:
             entry.sinks.add(sink)
+            entry.pushes = None
             return None if entry.subscribed.done() else asyncio.shield(entry.subscribed)
         entry = _Topic(self, topic, asyncio.get_running_loop().create_future())
         entry.sinks.add(sink)
@@ -155,10 +163,18 @@ class TopicHub:
         if entry is None or sink not in entry.sinks:
             return None
         entry.sinks.discard(sink)
+        entry.pushes = None
         if entry.sinks:
             return None
         del self._topics[topic]
         return entry.subscription  # None while still subscribing: _subscribe closes it then
+
+    def refresh(self, topics: Iterable[str], sink: Sink) -> None:
+        """``sink`` has a new ``push``: deliveries on these topics use it from now on."""
+        for topic in topics:
+            entry = self._topics.get(topic)
+            if entry is not None and sink in entry.sinks:
+                entry.pushes = None
 
     def subscribers(self, topic: str) -> frozenset[Sink]:
         entry = self._topics.get(topic)

@@ -101,6 +101,7 @@ class ConnectionListener(WSListener):
             ctx.all_disconnected.set()
         self.push = _ignore
         self._send = _ignore
+        self._topics.refresh()
         leaving = self._topics.close()
         if leaving is not None:
             ctx.spawn(leaving)
@@ -305,6 +306,7 @@ class ConnectionListener(WSListener):
         ctx.watched.discard(self)
         self._write(ready)
         self.push = self._send
+        self._topics.refresh()
         for payload in self._pending:
             self._send(payload)
         self._pending.clear()

@@ -95,6 +95,10 @@ class ConnectionTopics:
                 self._vetoed.update(change.topics)
             self._spawn(self._logged(self.leave(change.topics)))
 
+    def refresh(self) -> None:
+        """The sink replaced its ``push``: the hub uses the new one from the next delivery."""
+        self._hub.refresh(self._joined, self._sink)
+
     def close(self) -> Coroutine[Any, Any, None] | None:
         """The connection is gone: joins still in progress will leave again, and the returned
         coroutine (None if there is nothing to leave) leaves every topic joined so far."""
