@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import replace
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from palaver.adapters.storage.sql_storage import SqlStorage
 from palaver.domain.accounts import AccountKind, Role, User
@@ -184,3 +186,29 @@ async def test_devices(storage: SqlStorage) -> None:
 
 async def test_ping(storage: SqlStorage) -> None:
     assert await storage.ping() is True
+
+
+async def test_a_reading_unit_of_work_refuses_writes_and_changes_nothing(storage: SqlStorage) -> None:
+    user = a_user("Reader")
+    with pytest.raises(DBAPIError):
+        async with storage.reading() as tx:
+            await tx.users.insert(user, username_canonical="reader")
+    async with storage.transaction() as tx:  # the next unit of work on a pooled connection writes again
+        assert await tx.users.get(user.id) is None
+        await tx.users.insert(user, username_canonical="reader")
+    async with storage.reading() as tx:
+        assert await tx.users.get(user.id) == user
+
+
+async def test_reading_neither_waits_for_nor_sees_an_uncommitted_write(storage: SqlStorage) -> None:
+    before = await insert(storage, a_user("Before"))
+    pending = a_user("Pending")
+    async with storage.transaction() as writer:  # holds SQLite's write lock until the block ends
+        await writer.users.insert(pending, username_canonical="pending")
+        await writer.flush()
+        async with asyncio.timeout(2):  # a BEGIN IMMEDIATE here would wait for the writer (10 s)
+            async with storage.reading() as tx:
+                assert await tx.users.get(before.id) == before
+                assert await tx.users.get(pending.id) is None
+    async with storage.reading() as tx:
+        assert await tx.users.get(pending.id) == pending

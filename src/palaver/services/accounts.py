@@ -224,14 +224,15 @@ class AccountService:
         if not token.startswith(SESSION_PREFIX) or len(token) > 128:
             raise Unauthenticated("The session token is not valid.", code="invalid_token")
         now = self._clock.now()
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             session = await tx.sessions.get_by_token_hash(hash_token(token))
             if session is None or not session.is_active(now):
                 raise Unauthenticated("The session has ended. Sign in again.", code="invalid_token")
             user = await tx.users.get(session.user_id)
             if user is None:
                 raise Unauthenticated("The account no longer exists.", code="invalid_token")
-            if now - session.last_seen_at >= TOUCH_INTERVAL:
+        if now - session.last_seen_at >= TOUCH_INTERVAL:  # a write only now and then
+            async with self._storage.transaction() as tx:
                 await tx.sessions.touch(session.id, now)
         return Principal(user_id=user.id, session_id=session.id, role=user.role)
 
@@ -239,7 +240,7 @@ class AccountService:
         await self.revoke_session(principal, principal.session_id)
 
     async def list_sessions(self, principal: Principal) -> list[Session]:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await tx.sessions.list_active(principal.user_id, self._clock.now())
 
     async def revoke_session(self, principal: Principal, session_id: int) -> None:
@@ -269,7 +270,7 @@ class AccountService:
     # ------------------------------------------------------------------ profiles and roles
 
     async def me(self, principal: Principal) -> User:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await self._require_user(tx, principal)
 
     async def profile(self, username: str) -> User:

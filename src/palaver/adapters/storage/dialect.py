@@ -19,6 +19,8 @@ SQLITE_PRAGMAS = (
     f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
 )
 
+READ_ONLY_OPTION = "palaver_read_only"  # execution option of a connection that only reads
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -28,7 +30,16 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine for ``url`` with the per-dialect settings Palaver relies on."""
     if is_sqlite(url):
         return _sqlite_engine(url, echo=echo)
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    _configure_postgresql(engine.sync_engine)
+    return engine
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
@@ -54,9 +65,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Take the write lock up front: two deferred transactions that both upgrade to writing
-        # would deadlock (SQLITE_BUSY) instead of waiting for each other.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A unit of work that may write takes the write lock up front: two deferred transactions
+        # that both upgrade to writing would deadlock (SQLITE_BUSY) instead of waiting for each
+        # other. One that only reads (Storage.reading) begins deferred: in WAL mode it reads a
+        # snapshot without waiting for the writer or holding it up.
+        # query_only makes a write in a reading unit of work fail instead of taking the lock.
+        info = conn.connection.info
+        read_only = bool(conn.get_execution_options().get(READ_ONLY_OPTION))
+        if info.get(READ_ONLY_OPTION, False) != read_only:
+            conn.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+            info[READ_ONLY_OPTION] = read_only
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_sqlite_writer_engine(url: str) -> Engine | None:

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from palaver.adapters.storage.accounts import SqlDeviceRepository, SqlSessionRepository, SqlUserRepository
-from palaver.adapters.storage.dialect import create_engine, create_sqlite_writer_engine
+from palaver.adapters.storage.dialect import READ_ONLY_OPTION, create_engine, create_sqlite_writer_engine
 from palaver.adapters.storage.messenger_chats import SqlChatRepository, SqlInviteRepository, SqlMemberRepository
 from palaver.adapters.storage.messenger_messages import SqlMessageRepository
 from palaver.adapters.storage.messenger_sql import Driver
@@ -62,14 +62,17 @@ class SqlTransaction:
 class UnitOfWork:
     """``async with``: begins a transaction; commits on normal exit, rolls back on an exception."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._conn: AsyncConnection | None = None
         self._tx: SqlTransaction | None = None
 
     async def __aenter__(self) -> SqlTransaction:
         self._conn = await self._engine.connect()
         try:
+            if self._read_only:
+                await self._conn.execution_options(**{READ_ONLY_OPTION: True})
             await self._conn.begin()
         except BaseException:
             await self._conn.close()
@@ -109,6 +112,9 @@ class SqlStorage:
 
     def transaction(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    def reading(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, read_only=True)
 
     async def ping(self) -> bool:
         try:

@@ -49,7 +49,7 @@ class HistoryService:
             raise InvalidInput("direction is older, newer or around.", code="invalid_direction")
         limit = _limit(limit)
         user_id = principal.user_id
-        async with self._d.storage.transaction() as tx:
+        async with self._d.storage.reading() as tx:
             access = await readable(tx, chat_id, user_id, self._d.clock.now())
             viewer = user_id if access.is_active else None
             common: dict[str, Any] = {"viewer_id": viewer, "min_id": access.min_id}
@@ -74,7 +74,7 @@ class HistoryService:
         user_id = principal.user_id
         now = self._d.clock.now()
         before = decode_cursor(cursor) if cursor else None
-        async with self._d.storage.transaction() as tx:
+        async with self._d.storage.reading() as tx:
             pinned = [] if before else await tx.members.dialogs(user_id, pinned=True, before=None, limit=MAX_HISTORY)
             rest = await tx.members.dialogs(user_id, pinned=False, before=before, limit=limit)
             items = [await self._dialog(tx, chat, member, user_id, now) for chat, member in pinned + rest]

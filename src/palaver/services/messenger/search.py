@@ -47,7 +47,7 @@ class SearchService:
         limit = _limit(limit)
         before = _cursor(cursor)
         user_id = principal.user_id
-        async with self._d.storage.transaction() as tx:
+        async with self._d.storage.reading() as tx:
             if chat_id is not None:
                 access = await readable(tx, chat_id, user_id, self._d.clock.now())
                 found = await tx.messages.search(
@@ -69,6 +69,6 @@ class SearchService:
         """Public channels and supergroups whose title or username has every word of ``query``."""
         terms = query_terms(query)
         limit = _limit(limit)
-        async with self._d.storage.transaction() as tx:
+        async with self._d.storage.reading() as tx:
             found = await tx.chats.search_public(terms, limit=limit)
         return {"chats": [chat_json(c) for c in found]}

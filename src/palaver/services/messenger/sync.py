@@ -25,7 +25,7 @@ class SyncService:
         self._d = deps
 
     async def state(self, principal: Principal) -> dict[str, Any]:
-        async with self._d.storage.transaction() as tx:
+        async with self._d.storage.reading() as tx:
             pts, _ = await tx.updates.common_state(principal.user_id)
         return {"pts": pts, "date": self._d.clock.now()}
 
@@ -33,7 +33,7 @@ class SyncService:
         """The common-box updates after ``pts``: ``empty``, a ``slice`` (``final`` false: call again
         from the returned pts) or ``too_long`` (reload dialogs, then continue from the returned pts)."""
         user_id = principal.user_id
-        async with self._d.storage.transaction() as tx:
+        async with self._d.storage.reading() as tx:
             box_pts, floor = await tx.updates.common_state(user_id)
             plan = plan_difference(
                 pts,
@@ -53,7 +53,7 @@ class SyncService:
         self, principal: Principal, chat_id: int, pts: int, *, limit: int | None = None
     ) -> dict[str, Any]:
         user_id = principal.user_id
-        async with self._d.storage.transaction() as tx:
+        async with self._d.storage.reading() as tx:
             access = await load_access(tx, chat_id, user_id, self._d.clock.now())
             access.require(Action.READ)
             if not access.chat.kind.has_channel_box:
@@ -75,7 +75,7 @@ class SyncService:
 
     async def channel_topics_for(self, user_id: int) -> list[str]:
         """The broker topics (``channel:<id>``) a gateway subscribes a connection of this user to."""
-        async with self._d.storage.transaction() as tx:
+        async with self._d.storage.reading() as tx:
             return [channel_topic(chat_id) for chat_id in await tx.members.channel_ids(user_id)]
 
 

@@ -75,7 +75,7 @@ class ModerationService(ModerationConsole):
 
     async def blocked_pairs(self) -> list[tuple[int, int]]:
         """Every persistent Roulette block (loaded into the matcher at start-up)."""
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await tx.roulette_blocks.all()
 
     # ------------------------------------------------------------------ bans
@@ -83,7 +83,7 @@ class ModerationService(ModerationConsole):
     async def current_ban(self, principal: Principal) -> Ban | None:
         """The ban that holds for the caller now — by account, the session's device or its IP
         hash — with its latest appeal; None when not banned."""
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await self._ban_for_session(tx, principal, self._clock.now())
 
     async def ensure_not_banned(self, principal: Principal) -> None:
