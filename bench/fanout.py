@@ -11,7 +11,9 @@ of the C load client (``wsload -l``, listen mode, on another CPU):
   subscribed to one channel (rows cloned with SQL, see ``_channel_world.py``); the channel's owner
   posts through the gateway (``messages.send``) with ``--inflight`` posts outstanding, from a thread
   of this script on the client CPU. L is the size of the gateway's ``update`` event frame for such a
-  post, measured first, so every server sends frames of the same size.
+  post, measured first, so every server sends frames of the same size. The gateway runs on the
+  event loop's own TCP transport (``PALAVER_GATEWAY_TRANSPORT=uvloop``, the default);
+  ``gateway-aiofastnet`` is the same server on aiofastnet's transport, which bare picows uses.
 
 Every frame carries a CLOCK_MONOTONIC timestamp in ``"text"`` (the post's send time; for the bare
 servers the start of the round), so ``wsload -T text`` gives post → delivered latency. Reported:
@@ -53,7 +55,8 @@ from harness import (
 )
 
 GOAL_VS_PICOWS = 0.8
-SERVERS = ("picows", "websockets", "gateway")
+SERVERS = ("picows", "websockets", "gateway", "gateway-aiofastnet")
+GATEWAY_TRANSPORTS = {"gateway": "uvloop", "gateway-aiofastnet": "aiofastnet"}  # PALAVER_GATEWAY_TRANSPORT
 
 
 @dataclass
@@ -215,13 +218,15 @@ def report(rows: dict[str, list[Run]], frame_bytes: int, args: argparse.Namespac
             f" | {quiet} of {len(runs)} |"
         )
     lines.append("")
-    if base and rows.get("gateway"):
-        g = chosen(rows["gateway"])
+    for name in GATEWAY_TRANSPORTS:
+        if not (base and rows.get(name)):
+            continue
+        g = chosen(rows[name])
         both_quiet = 0 <= g.other <= QUIET_PCT and 0 <= base.other <= QUIET_PCT
         value = g.rate / base.rate if both_quiet else g.per_cpu_s / base.per_cpu_s
         how = "deliveries/s" if both_quiet else "deliveries per server CPU-second (a run was not quiet)"
         verdict = "meets" if value >= GOAL_VS_PICOWS else "misses"
-        lines.append(f"gateway / bare picows: {value:.2f}× by {how} — {verdict} the goal (≥ {GOAL_VS_PICOWS}×)")
+        lines.append(f"{name} / bare picows: {value:.2f}× by {how} — {verdict} the goal (≥ {GOAL_VS_PICOWS}×)")
     peak = max((r.client_cpu for runs in rows.values() for r in runs), default=0)
     lines.append(f"load client CPU peaked at {peak:.0f}% of its core (100% would mean the client limits the result)")
     for name, runs in rows.items():
@@ -264,16 +269,24 @@ def main(argv: list[str] | None = None) -> int:
         targets: dict[str, Target] = {}
         frame_bytes = 400
         world: GatewayWorld | None = None
-        if "gateway" in args.servers:
-            world = build_world(log_dir / "data", log_dir / "gateway.log", args.subscribers)
+        for name, transport in GATEWAY_TRANSPORTS.items():
+            if name not in args.servers:
+                continue
+            if world is None:
+                world = build_world(log_dir / "data", log_dir / "gateway.log", args.subscribers)
             server = stack.enter_context(
                 palaver_process(
-                    world.data_dir, server_cpu, log_dir / "gateway.log", log_level="warning", **UNLIMITED_RATE
+                    world.data_dir,
+                    server_cpu,
+                    log_dir / "gateway.log",
+                    log_level="warning",
+                    gateway_transport=transport,
+                    **UNLIMITED_RATE,
                 )
             )
             frame_bytes, sample = event_frame_size(server.gateway_port, server.origin, world)
-            print(f"gateway update frame ({frame_bytes} bytes): {sample}", file=sys.stderr)
-            targets["gateway"] = Target("gateway", server.proc.pid, server.gateway_port, origin=server.origin)
+            print(f"{name} update frame ({frame_bytes} bytes): {sample}", file=sys.stderr)
+            targets[name] = Target(name, server.proc.pid, server.gateway_port, origin=server.origin)
         for name in ("picows", "websockets"):
             if name in args.servers:
                 script = BENCH_DIR / "servers" / f"bare_{name}.py"
@@ -285,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.quiet_wait > 0:
                     wait_until_quiet(args.quiet_wait)
                 try:
-                    if name == "gateway":
+                    if name in GATEWAY_TRANSPORTS:
                         assert world is not None
                         run = run_gateway(target, world, args, client_cpu)
                     else:

@@ -186,6 +186,7 @@ def build(settings: Settings) -> Palaver:
             rate_burst=settings.gateway_rate_burst,
             auth_timeout_seconds=settings.gateway_auth_timeout_seconds,
             heartbeat_seconds=settings.gateway_heartbeat_seconds,
+            transport=settings.gateway_transport,
         ),
         authenticator=accounts,
         router=gateway_routes(

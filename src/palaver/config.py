@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     gateway_rate_burst: float = 100.0
     gateway_auth_timeout_seconds: float = 10.0
     gateway_heartbeat_seconds: float = 25.0
+    gateway_transport: Literal["uvloop", "aiofastnet"] = "uvloop"  # TCP transport under picows
 
     stun_urls: list[str] = Field(default_factory=list)  # JSON list of stun:/stuns: urls
     turn_urls: list[str] = Field(default_factory=list)  # JSON list of turn:/turns: urls (coturn, use-auth-secret)

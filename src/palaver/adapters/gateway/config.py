@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+Transport = Literal["uvloop", "aiofastnet"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,9 +22,14 @@ class GatewayConfig:
     max_in_flight: int = 32  # concurrent requests per connection
     max_bad_frames: int = 20  # consecutive bad frames before close 4000
     close_timeout_seconds: float = 2.0  # wait this long for the peer's close frame, then drop TCP
-    read_buffer_bytes: int = 4096  # initial per-connection read buffer; grows up to the largest frame
+    read_buffer_bytes: int = 1024  # initial per-connection read buffer; grows up to the largest frame
+    # TCP transport under picows: the event loop's own (uvloop: ~6 KB less per connection) or
+    # aiofastnet's (a few % more fan-out throughput); see docs/benchmarks.md, "Channels at scale".
+    transport: Transport = "uvloop"
 
     def __post_init__(self) -> None:
+        if self.transport not in ("uvloop", "aiofastnet"):
+            raise ValueError("transport is uvloop or aiofastnet")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be in 0..65535")
         positive = {

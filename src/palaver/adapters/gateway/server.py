@@ -140,6 +140,7 @@ class GatewayServer:
             websocket_handshake_timeout=config.auth_timeout_seconds,
             read_buffer_init_size=config.read_buffer_bytes,
             logger_name="gateway",
+            use_aiofastnet=config.transport == "aiofastnet",
             reuse_port=self._reuse_port or None,  # passed on to loop.create_server
         )
         self._port = cast(int, self._server.sockets[0].getsockname()[1])
