@@ -114,7 +114,7 @@ def measure(args: argparse.Namespace, data_dir: Path, log: Path, settings: dict[
         idle_cpu, idle_busy = cpu_pct(first, sample(pids), args.seconds)
         target = Target("gateway", server.proc.pid, server.gateway_port, origin=server.origin)
         extra = ["-l", "-A", str(auth_file), "-H", str(args.heartbeat), "-m", '{"type":"ping"}']
-        extra += ["-P", str(args.procs), "-s", str(args.sources), "-n", "256"]
+        extra += ["-P", str(args.procs), "-s", str(args.sources), "-n", str(args.handshakes)]
         with WsloadRun(
             target,
             args.conns,
@@ -196,10 +196,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--procs", type=int, default=4, help="wsload processes (default 4)")
     parser.add_argument("--sources", type=int, default=4, help="wsload source addresses (default 4)")
-    parser.add_argument("--heartbeat", type=float, default=5.0, help="heartbeat interval, s (default 5)")
+    parser.add_argument("--heartbeat", type=float, default=10.0, help="heartbeat interval, s (default 10)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window, s (default 20)")
     parser.add_argument("--settle", type=float, default=10.0, help="wait after connecting, s (default 10)")
-    parser.add_argument("--connect-timeout", type=float, default=240.0, help="connect phase limit, s (240)")
+    parser.add_argument(
+        "--handshakes", type=int, default=32, help="handshakes in flight per wsload process (32): more only queue"
+    )
+    parser.add_argument("--connect-timeout", type=float, default=420.0, help="connect phase limit, s (420)")
     add_machine_options(parser)
     parser.add_argument("--json", type=Path, help="also write the result to this file")
     args = parser.parse_args(argv)
