@@ -19,6 +19,7 @@ from palaver.domain.links import may_send_links
 from palaver.domain.moderation.reports import MAX_NOTE
 from palaver.domain.roulette.criteria import MAX_INTERESTS, MAX_LANGUAGES
 from palaver.domain.sessions import Principal
+from palaver.errors import PalaverError
 from palaver.ports import Clock
 from palaver.services.accounts import AccountService
 from palaver.services.moderation import ModerationService
@@ -74,7 +75,7 @@ def register_roulette_methods(
         await moderation.ensure_not_banned(principal)
         user = await accounts.me(principal)
         links = clock is None or may_send_links(user, now=clock.now(), guest_block_seconds=new_guest_link_block_seconds)
-        return await roulette.start(
+        reply = await roulette.start(
             principal,
             languages=body.languages,
             interests=body.interests,
@@ -83,6 +84,12 @@ def register_roulette_methods(
             display_name=user.display_name,
             may_send_links=links,
         )
+        try:  # a ban committed while we were starting expelled nobody: this session was not in yet
+            await moderation.ensure_not_banned(principal)
+        except PalaverError:
+            await roulette.stop(principal)
+            raise
+        return reply
 
     async def next_partner(principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
         return await roulette.next(principal)
