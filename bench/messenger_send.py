@@ -23,6 +23,7 @@ from pathlib import Path
 from palaver.adapters.broker.memory import MemoryBroker
 from palaver.adapters.storage.migrate import upgrade_async
 from palaver.adapters.storage.sql_storage import SqlStorage
+from palaver.adapters.views.memory import MemoryViewLedger
 from palaver.clock import SystemClock
 from palaver.domain.accounts import AccountKind, Role, User
 from palaver.domain.sessions import Principal
@@ -72,7 +73,9 @@ async def run(*, backend: str = "sqlite", batch: bool, messages: int, senders: i
         clock = SystemClock()
         ids = SnowflakeIds(clock)
         policy = MessengerPolicy(batch_writes=batch)
-        messenger = Messenger(storage=storage, broker=broker, clock=clock, ids=ids, policy=policy)
+        messenger = Messenger(
+            storage=storage, broker=broker, clock=clock, ids=ids, policy=policy, views=MemoryViewLedger(clock)
+        )
         people = []
         async with storage.transaction() as tx:
             for i in range(max(2 * senders, group)):

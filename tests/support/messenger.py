@@ -16,6 +16,7 @@ from palaver.adapters.broker.memory import MemoryBroker
 from palaver.adapters.storage.migrate import upgrade_async
 from palaver.adapters.storage.sql_storage import SqlStorage
 from palaver.adapters.storage.tables import metadata
+from palaver.adapters.views.memory import MemoryViewLedger
 from palaver.clock import ManualClock
 from palaver.domain.accounts import AccountKind, Role, User
 from palaver.domain.sessions import Principal
@@ -102,7 +103,14 @@ async def messenger_world(
     await broker.start()
     clock = ManualClock(start=START)
     policy = MessengerPolicy(batch_writes=(backend == "sqlite") if batch is None else batch)
-    messenger = Messenger(storage=storage, broker=broker, clock=clock, ids=SnowflakeIds(clock), policy=policy)
+    messenger = Messenger(
+        storage=storage,
+        broker=broker,
+        clock=clock,
+        ids=SnowflakeIds(clock),
+        policy=policy,
+        views=MemoryViewLedger(clock),
+    )
     try:
         yield MWorld(messenger, storage, broker, clock, backend, SnowflakeIds(clock, node=7))
     finally:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from palaver.adapters.http import routes_accounts, routes_messenger
 from palaver.adapters.http.errors import install_error_handlers
+from palaver.adapters.views.memory import MemoryViewLedger
 from palaver.ids import SnowflakeIds
 from palaver.services.messenger import Messenger
 from tests.integration.services.conftest import World, world
@@ -22,7 +23,11 @@ async def api(world: World) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.accounts = world.accounts
     messenger = Messenger(
-        storage=world.storage, broker=world.broker, clock=world.clock, ids=SnowflakeIds(world.clock, 3)
+        storage=world.storage,
+        broker=world.broker,
+        clock=world.clock,
+        ids=SnowflakeIds(world.clock, 3),
+        views=MemoryViewLedger(world.clock),
     )
     app.state.messenger = messenger
     install_error_handlers(app)

@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from palaver.adapters.views import RedisViewLedger
+from palaver.adapters.views.memory import MemoryViewLedger
 from palaver.clock import ManualClock
 from palaver.ids import SnowflakeIds
 from palaver.services.messenger import Messenger, MessengerPolicy
@@ -81,6 +82,7 @@ async def test_enough_pending_views_flush_at_once(mworld: MWorld) -> None:
         clock=clock,
         ids=SnowflakeIds(clock, node=2),
         policy=MessengerPolicy(views_flush_every=2),
+        views=MemoryViewLedger(clock),
     )
     try:
         owner, a, b = await mworld.user(), await mworld.user(), await mworld.user()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from palaver.adapters.views.memory import MemoryViewLedger
 from palaver.clock import ManualClock
 from palaver.errors import Conflict, InvalidInput, NotFound
 from palaver.ids import SnowflakeIds
@@ -126,6 +127,7 @@ async def test_two_processes_sending_the_same_random_id_store_one_message(world:
         clock=clock,
         ids=SnowflakeIds(clock, node=3),
         policy=MessengerPolicy(batch_writes=m.writer._batch),  # the world's mode
+        views=MemoryViewLedger(clock),
     )
     try:
         for random_id in range(1, 6):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from palaver.adapters.views.memory import MemoryViewLedger
 from palaver.domain.messenger.chats import ChatKind
 from palaver.errors import Forbidden, InvalidInput
 from palaver.ids import SnowflakeIds
@@ -139,6 +140,7 @@ async def test_difference_slices_and_too_long(mworld: MWorld) -> None:
         clock=mworld.clock,
         ids=SnowflakeIds(mworld.clock, node=9),
         policy=MessengerPolicy(too_long_after=3),
+        views=MemoryViewLedger(mworld.clock),
     )
     answer = await strict.sync.difference(b, 0)
     assert (answer["kind"], answer["pts"], answer["updates"]) == ("too_long", 5, [])

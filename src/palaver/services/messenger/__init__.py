@@ -28,17 +28,13 @@ class Messenger:
         broker: Broker,
         clock: Clock,
         ids: IdGenerator,
+        views: ViewLedger,
         policy: MessengerPolicy | None = None,
-        views: ViewLedger | None = None,
     ) -> None:
-        """``views``: the view ledger (default: this process's memory); the messenger closes it."""
+        """``views``: the view ledger (memory, or Redis for several processes); the messenger closes it."""
         policy = policy or MessengerPolicy()
         ids = ids if isinstance(ids, LockedIds) else LockedIds(ids)  # writes may run on a writer thread
         self.writer = Writer(storage, broker, clock, batch=policy.batch_writes, max_batch=policy.max_batch)
-        if views is None:  # the one-process default; app.py passes the ledger for its broker
-            from palaver.adapters.views.memory import MemoryViewLedger
-
-            views = MemoryViewLedger(clock)
         deps = Deps(storage, broker, clock, ids, self.writer, policy, views)
         self.chats = ChatService(deps)
         self.invites = InviteService(deps)
