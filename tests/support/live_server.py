@@ -30,10 +30,31 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+PORT_ATTEMPTS = 3  # free_port() only finds a port free now; another test may take it before we bind
+
+
 @contextmanager
 def live_server(
     data_dir: Path, *, extra_env: dict[str, str] | None = None, timeout: float = 30.0
 ) -> Iterator[LiveServer]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        server = _start(data_dir, log_path, extra_env)
+        try:
+            _wait_ready(server, timeout, log_path)
+            break
+        except RuntimeError as exc:
+            _stop(server.process)
+            if attempt == PORT_ATTEMPTS or "Address already in use" not in str(exc):
+                raise
+    try:
+        yield server
+    finally:
+        _stop(server.process)
+
+
+def _start(data_dir: Path, log_path: Path, extra_env: dict[str, str] | None) -> LiveServer:
     http_port, gateway_port = free_port(), free_port()
     env = (
         os.environ
@@ -46,29 +67,28 @@ def live_server(
         }
         | (extra_env or {})
     )
-    log_path = data_dir / "server.log"
-    data_dir.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "palaver", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    server = LiveServer(
+    return LiveServer(
         http_url=f"http://127.0.0.1:{http_port}",
         gateway_url=f"ws://127.0.0.1:{gateway_port}",
         data_dir=data_dir,
         process=process,
         env=env,
     )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
     try:
-        _wait_ready(server, timeout, log_path)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_ready(server: LiveServer, timeout: float, log_path: Path) -> None:
