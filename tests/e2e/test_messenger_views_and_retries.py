@@ -55,9 +55,13 @@ def test_a_send_whose_answer_was_lost_is_stored_and_shown_once(
             route.continue_()
 
     page.route(f"**/api/v1/chats/{chat['id']}/messages", lose_the_first_answer)
+    # The chat must be open first: opening it puts its (empty) draft into the composer.
+    expect(page.locator("#m-chat-title")).not_to_be_empty()
+    expect(page.get_by_test_id("messages")).to_be_visible()
     composer(page).fill("Exactly once")
     composer(page).press("Enter")
-    expect(composer(page)).to_have_value("", timeout=15_000)  # cleared once the send was answered
+    expect(bubble(page, "Exactly once")).to_have_count(1, timeout=15_000)  # shown once the send was answered
+    expect(composer(page)).to_have_value("")
     assert len(sent) >= 2 and len({body["random_id"] for body in sent}) == 1
     assert isinstance(sent[0]["random_id"], int)
     history = api(live_server, alice, "GET", f"/chats/{chat['id']}/messages")
