@@ -69,6 +69,8 @@ class Cluster:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the supervisor exited with {self.process.returncode}:\n{self.log()}")
+            if "Address already in use" in self.log():
+                raise PortTaken(self.log())
             pids = self.worker_pids()
             if len(pids) == self.workers and len(self.nodes_answering(8)) == self.workers:
                 return pids
@@ -138,9 +140,29 @@ def _clear_redis(prefix: str) -> None:
         client.close()
 
 
+class PortTaken(RuntimeError):
+    """Another test bound one of the ports free_port() found before the workers could."""
+
+
+PORT_ATTEMPTS = 3
+
+
 @contextmanager
 def cluster(data_dir: Path, database_url: str, *, workers: int = 2, timeout: float = 30.0) -> Iterator[Cluster]:
-    """``palaver serve --workers N`` on free ports; stopped with SIGTERM (then SIGKILL) afterwards."""
+    """``palaver serve --workers N`` on free ports (fresh ones if another test took them first);
+    stopped with SIGTERM (then SIGKILL) afterwards."""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            with _cluster(data_dir, database_url, workers=workers, timeout=timeout) as running:
+                yield running
+                return
+        except PortTaken:
+            if attempt == PORT_ATTEMPTS:
+                raise
+
+
+@contextmanager
+def _cluster(data_dir: Path, database_url: str, *, workers: int, timeout: float) -> Iterator[Cluster]:
     http_port, gateway_port = free_port(), free_port()
     prefix = f"test:{uuid.uuid4().hex[:12]}:"
     env = os.environ | {
