@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
+import functools
 import signal
 import statistics
 import sys
@@ -38,10 +38,11 @@ from harness import (
     Target,
     WsloadRun,
     add_machine_options,
+    finish,
     palaver_process,
     pinning,
+    round_robin,
     run_header,
-    wait_until_quiet,
 )
 
 GOAL_RATIO = 1.2
@@ -198,8 +199,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server_cpu, client_cpu, args.nice = pinning(args.server_cpu, args.client_cpu, args.nice)
     header = run_header(args.nice)
-    runs: dict[str, list[Run]] = {"A": [], "B": []}
-    failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="palaver-bench-audience-") as tmp, contextlib.ExitStack() as stack:
         log = Path(tmp) / "server.log"
         data_dir = Path(tmp) / "data"
@@ -209,27 +208,18 @@ def main(argv: list[str] | None = None) -> int:
         server = stack.enter_context(palaver_process(data_dir, server_cpu, log, log_level="warning", **UNLIMITED_RATE))
         target = Target("gateway", server.proc.pid, server.gateway_port, origin=server.origin)
         audiences = {"A": big, "B": small}
-        for round_no in range(args.repeat):
-            for name, audience in audiences.items():
-                if args.quiet_wait > 0:
-                    wait_until_quiet(args.quiet_wait)
-                try:
-                    run = run_one(target, audience, args, client_cpu)
-                except Exception as exc:
-                    failures.append(f"{name}: {exc!r}")
-                    print(f"{name} FAILED: {exc!r}", file=sys.stderr)
-                    continue
-                runs[name].append(run)
-                print(f"[{round_no + 1}/{args.repeat}] {json.dumps(run.__dict__)}", file=sys.stderr)
+        runs, failures = round_robin(
+            {
+                name: functools.partial(run_one, target, audience, args, client_cpu)
+                for name, audience in audiences.items()
+            },
+            repeat=args.repeat,
+            quiet_wait=args.quiet_wait,
+        )
         text = log.read_text(errors="replace")
         if "Traceback" in text:
             failures.append("the server logged errors:\n" + text[-3000:])
-    print(report(runs, audiences, args, header))
-    for failure in failures:
-        print(f"FAILED {failure}")
-    if args.json:
-        args.json.write_text(json.dumps({k: [r.__dict__ for r in v] for k, v in runs.items()}, indent=2))
-    return 1 if failures else 0
+    return finish(report(runs, audiences, args, header), runs, failures, args.json)
 
 
 if __name__ == "__main__":

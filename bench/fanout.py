@@ -29,11 +29,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,10 +50,11 @@ from harness import (
     add_machine_options,
     auth_frame,
     bare_server,
+    finish,
     palaver_process,
     pinning,
+    round_robin,
     run_header,
-    wait_until_quiet,
 )
 
 GOAL_VS_PICOWS = 0.8
@@ -262,8 +265,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server_cpu, client_cpu, args.nice = pinning(args.server_cpu, args.client_cpu, args.nice)
     header = run_header(args.nice)
-    rows: dict[str, list[Run]] = {name: [] for name in args.servers}
-    failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="palaver-bench-fanout-") as tmp, contextlib.ExitStack() as stack:
         log_dir = Path(tmp)
         targets: dict[str, Target] = {}
@@ -293,31 +294,19 @@ def main(argv: list[str] | None = None) -> int:
                 command = [sys.executable, str(script), "--fanout-bytes", str(frame_bytes)]
                 command += ["--fanout-clients", str(args.subscribers)]
                 targets[name] = stack.enter_context(bare_server(name, command, server_cpu, log_dir))
-        for round_no in range(args.repeat):
-            for name, target in targets.items():
-                if args.quiet_wait > 0:
-                    wait_until_quiet(args.quiet_wait)
-                try:
-                    if name in GATEWAY_TRANSPORTS:
-                        assert world is not None
-                        run = run_gateway(target, world, args, client_cpu)
-                    else:
-                        run = run_bare(target, args, client_cpu)
-                except Exception as exc:
-                    failures.append(f"{name}: {exc!r}")
-                    print(f"{name} FAILED: {exc!r}", file=sys.stderr)
-                    continue
-                rows[name].append(run)
-                print(f"[{round_no + 1}/{args.repeat}] {name}: {json.dumps(run.__dict__)}", file=sys.stderr)
+        cells: dict[str, Callable[[], Run]] = {}
+        for name in args.servers:  # the report lists the servers in this order
+            target = targets[name]
+            if name in GATEWAY_TRANSPORTS:
+                assert world is not None
+                cells[name] = functools.partial(run_gateway, target, world, args, client_cpu)
+            else:
+                cells[name] = functools.partial(run_bare, target, args, client_cpu)
+        rows, failures = round_robin(cells, repeat=args.repeat, quiet_wait=args.quiet_wait)
         log = (log_dir / "gateway.log").read_text(errors="replace") if world else ""
         if "Traceback" in log:
             failures.append("the gateway logged errors:\n" + log[-3000:])
-    print("\n".join(report(rows, frame_bytes, args, header)))
-    for failure in failures:
-        print(f"FAILED {failure}")
-    if args.json:
-        args.json.write_text(json.dumps({k: [r.__dict__ for r in v] for k, v in rows.items()}, indent=2))
-    return 1 if failures else 0
+    return finish("\n".join(report(rows, frame_bytes, args, header)), rows, failures, args.json)
 
 
 if __name__ == "__main__":

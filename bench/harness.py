@@ -23,9 +23,10 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -473,6 +474,42 @@ def wait_until_quiet(max_wait: float, threshold: float = 0.10) -> float:
         busy = (busy_seconds() - before) / 0.5
         if busy < threshold or time.monotonic() >= deadline:
             return busy
+
+
+R = TypeVar("R")
+
+
+def round_robin(
+    cells: Mapping[str, Callable[[], R]], *, repeat: int, quiet_wait: float
+) -> tuple[dict[str, list[R]], list[str]]:
+    """Run every cell ``repeat`` times, one round after another (so a burst of background load hits
+    every cell, not one), each run after waiting for a quiet machine. A failed run is reported and
+    skipped. Returns the runs per cell and the failures."""
+    rows: dict[str, list[R]] = {name: [] for name in cells}
+    failures: list[str] = []
+    for round_no in range(repeat):
+        for name, cell in cells.items():
+            if quiet_wait > 0:
+                wait_until_quiet(quiet_wait)
+            try:
+                run = cell()
+            except Exception as exc:
+                failures.append(f"{name}: {exc!r}")
+                print(f"{name} FAILED: {exc!r}", file=sys.stderr)
+                continue
+            rows[name].append(run)
+            print(f"[{round_no + 1}/{repeat}] {name}: {json.dumps(vars(run))}", file=sys.stderr)
+    return rows, failures
+
+
+def finish(report: str, rows: Mapping[str, Sequence[Any]], failures: Sequence[str], json_path: Path | None) -> int:
+    """Print the report and the failures, write every run to ``json_path`` if given; the exit code."""
+    print(report)
+    for failure in failures:
+        print(f"FAILED {failure}")
+    if json_path:
+        json_path.write_text(json.dumps({k: [vars(r) for r in v] for k, v in rows.items()}, indent=2))
+    return 1 if failures else 0
 
 
 def machine() -> str:
