@@ -35,7 +35,7 @@ from palaver.services.roulette_remote.wire import (
     Call,
     Outcome,
     RemoteMethod,
-    beat_decoder,
+    decode_beat,
     encoder,
     error_of,
     method_table,
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_SECONDS = 5.0
 HEARTBEAT_SECONDS = 1.0
-MAX_CONCURRENT_PUBLISHES = 32
 
 _TRACK_ADD = frozenset({"start"})
 _TRACK_DROP = frozenset({"stop", "disconnect"})
@@ -84,8 +83,6 @@ class RemoteRoulette:
         self._in_roulette: set[int] = set()  # this process's sessions the owner holds
         self._undelivered: set[int] = set()  # sessions whose disconnect did not reach the owner
         self._tasks: set[asyncio.Task[None]] = set()
-        # At most this many publishes at once: the Redis client fails (not waits) past its pool size.
-        self._publishing = asyncio.Semaphore(MAX_CONCURRENT_PUBLISHES)
 
     @property
     def methods(self) -> frozenset[str]:
@@ -153,8 +150,7 @@ class RemoteRoulette:
         self._pending[call_id] = future
         try:
             payload = self._encode(call_id, method, args, kwargs, notify=False)
-            async with self._publishing:
-                await self._broker.publish(RPC_TOPIC, payload)
+            await self._broker.publish(RPC_TOPIC, payload)
             outcome = await asyncio.wait_for(future, self._timeout)
         except TimeoutError:
             if session is not None and method.name == "disconnect":
@@ -221,12 +217,8 @@ class RemoteRoulette:
             log.warning("roulette proxy: malformed stats dropped")
 
     def _on_owner_beat(self, topic: str, payload: bytes) -> None:
-        try:
-            beat = beat_decoder.decode(payload)
-        except msgspec.DecodeError:
-            log.warning("roulette proxy: malformed owner heartbeat dropped")
-            return
-        if beat.owner:
+        beat = decode_beat(payload)
+        if beat is not None and beat.owner:
             self._observe_owner(beat.owner)
 
     def _observe_owner(self, owner: str, *, calling: int | None = None) -> None:

@@ -28,8 +28,8 @@ from palaver.services.roulette_remote.wire import (
     Call,
     Outcome,
     RemoteMethod,
-    beat_decoder,
     call_decoder,
+    decode_beat,
     encoder,
     failure_of,
     method_table,
@@ -38,7 +38,6 @@ from palaver.services.roulette_remote.wire import (
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
-MAX_CONCURRENT_PUBLISHES = 32
 PROXY_LAPSE_SECONDS = 10.0  # a proxy silent this long is gone: its sessions leave Roulette
 
 
@@ -63,8 +62,6 @@ class RouletteRpcServer:
         self.incarnation = secrets.token_hex(8)  # new at every start of the process
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        # At most this many replies at once: the Redis client fails (not waits) past its pool size.
-        self._publishing = asyncio.Semaphore(MAX_CONCURRENT_PUBLISHES)
         self._heard: dict[str, float] = {}  # proxy origin -> monotonic time last heard from
         self._origin_of: dict[int, str] = {}  # session -> the proxy that started it
 
@@ -128,12 +125,8 @@ class RouletteRpcServer:
     # ------------------------------------------------------------------ calls
 
     def _on_beat(self, topic: str, payload: bytes) -> None:
-        try:
-            beat = beat_decoder.decode(payload)
-        except msgspec.DecodeError:
-            log.warning("roulette owner: malformed heartbeat dropped")
-            return
-        if beat.origin:
+        beat = decode_beat(payload)
+        if beat is not None and beat.origin:
             self._heard[beat.origin] = self._clock.monotonic()
 
     def _on_call(self, topic: str, payload: bytes) -> None:
@@ -173,8 +166,7 @@ class RouletteRpcServer:
             log.exception("roulette owner: cannot encode the result of %s", call.method)
             payload = encoder.encode(Outcome(id=call.id, owner=self.incarnation, error=failure_of(exc)))
         try:
-            async with self._publishing:
-                await self._broker.publish(call.reply_to, payload)
+            await self._broker.publish(call.reply_to, payload)
         except Exception:
             log.exception("roulette owner: replying to %s failed", call.reply_to)
 

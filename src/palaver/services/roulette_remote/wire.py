@@ -64,7 +64,16 @@ class Beat(msgspec.Struct):
 encoder = msgspec.json.Encoder()
 call_decoder = msgspec.json.Decoder(Call)
 outcome_decoder = msgspec.json.Decoder(Outcome)
-beat_decoder = msgspec.json.Decoder(Beat)
+_beat_decoder = msgspec.json.Decoder(Beat)
+
+
+def decode_beat(payload: bytes) -> Beat | None:
+    """A heartbeat from the owner or a proxy; None (logged) when malformed."""
+    try:
+        return _beat_decoder.decode(payload)
+    except msgspec.DecodeError:
+        log.warning("roulette: malformed heartbeat dropped")
+        return None
 
 
 @dataclass(frozen=True, slots=True)
