@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import resource
@@ -30,6 +29,7 @@ from sqlalchemy.engine import make_url
 
 from palaver.config import Settings
 from palaver.ids import MAX_NODE
+from palaver.processes import die_with_parent
 
 log = logging.getLogger("palaver.supervisor")
 
@@ -37,7 +37,6 @@ FIRST_RESTART_DELAY = 0.5  # seconds before restarting a worker that died
 MAX_RESTART_DELAY = 10.0  # the backoff doubles while workers keep dying young, up to this
 STABLE_SECONDS = 30.0  # a worker that ran this long starts the backoff afresh
 STOP_TIMEOUT = 20.0  # after forwarding a stop signal, wait this long, then SIGKILL the rest
-_PR_SET_PDEATHSIG = 1
 
 
 class WorkersRefused(Exception):
@@ -123,12 +122,6 @@ def raise_open_file_limit() -> int:
     return soft
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask the kernel to SIGTERM this (child) process when its parent dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
 class Supervisor:
     """Starts the workers, restarts the ones that die, stops them all on SIGTERM/SIGINT."""
 
@@ -199,7 +192,7 @@ class Supervisor:
         delay = 0.0
         while not stopping.is_set():
             started = self._monotonic()
-            process = await asyncio.create_subprocess_exec(*self._command, env=spec.env, preexec_fn=_die_with_parent)
+            process = await asyncio.create_subprocess_exec(*self._command, env=spec.env, preexec_fn=die_with_parent)
             self._processes[spec.index] = process
             log.warning("worker %d started (pid %d)", spec.index, process.pid)
             if stopping.is_set():  # stopped while it was starting

@@ -15,18 +15,15 @@ and the next one gets a fresh pool.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
-import ctypes.util
 import logging
 import multiprocessing
 import os
-import signal
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Literal
 
 from palaver.errors import InvalidInput, Unavailable
+from palaver.processes import die_with_parent
 
 if TYPE_CHECKING:  # onnxruntime is imported only where the model runs (not in the server with processes)
     from palaver.adapters.classifier.onnx import OnnxScorer
@@ -34,7 +31,6 @@ if TYPE_CHECKING:  # onnxruntime is imported only where the model runs (not in t
 log = logging.getLogger(__name__)
 
 ExecutorKind = Literal["process", "thread"]
-PR_SET_PDEATHSIG = 1
 
 # The scorer of this worker process, loaded once by the pool initializer (per process, never shared).
 _worker_scorer: OnnxScorer | None = None
@@ -48,19 +44,9 @@ def _load_scorer(intra_op_threads: int) -> OnnxScorer:
     return scorer
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """End this worker when the server process ends, however it ends (a worker blocked on its call
-    queue would otherwise live on as an orphan after a SIGKILL or a crash). Linux: PR_SET_PDEATHSIG."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent_pid:  # the parent died before the line above took effect
-        os._exit(0)
-
-
 def _init_worker(intra_op_threads: int, parent_pid: int) -> None:
     global _worker_scorer
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)  # a worker blocked on its call queue would outlive a killed server
     _worker_scorer = _load_scorer(intra_op_threads)
 
 
